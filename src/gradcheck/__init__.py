@@ -1,0 +1,23 @@
+"""gradcheck: check hand-written gradients against finite differences, and say what is wrong.
+
+>>> import numpy as np, gradcheck
+>>> report = gradcheck.check(lambda x: (float(x @ x), 2 * x), np.array([1.0, 2.0]))
+>>> report.ok
+True
+"""
+
+from .check import check
+from .differences import numerical_gradient
+from .layout import Layout
+from .report import Diagnosis, Report
+from .testing import assert_gradient
+
+__all__ = [
+    "Diagnosis",
+    "Layout",
+    "Report",
+    "assert_gradient",
+    "check",
+    "numerical_gradient",
+]
+__version__ = "0.1.0"

@@ -1,0 +1,426 @@
+"""``check()``: validate, probe, estimate, compare, diagnose — the pipeline in one place."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import Executor
+from typing import Any
+
+import numpy as np
+
+from . import diagnose as _diagnose
+from .differences import EPS, METHODS, choose_steps, estimate
+from .evaluate import Evaluator, as_scalar
+from .layout import Layout
+from .noise import noise_floor, noise_from_values, noise_points
+from .report import Diagnosis, Report
+
+MODES = ("auto", "full", "sample")
+SAFETY = 10.0
+SAMPLE_SIZE = 100
+
+
+def check(
+    f: Callable[[np.ndarray], Any],
+    x: Any,
+    grad: Callable[[np.ndarray], Any] | None = None,
+    *,
+    blocks: Mapping[str, Any] | None = None,
+    order: str = "C",
+    method: str = "auto",
+    step: float | None = None,
+    mode: str = "auto",
+    rtol: float | None = None,
+    atol: float | None = None,
+    seed: int = 0,
+    executor: Executor | None = None,
+    progress: bool | None = None,
+) -> Report:
+    """Check an analytic gradient against finite differences, entry by entry.
+
+    Parameters
+    ----------
+    f : callable
+        ``f(x)`` returns the cost (a float), or a pair ``(cost, gradient)`` (SciPy's
+        ``jac=True`` convention, the course's ``nnCostFunction``) — detected when ``grad`` is None.
+    x : array_like of shape (n,)
+        Where to check; a float array (converted to a float64 copy, never modified).
+    grad : callable, optional
+        ``grad(x)`` returns the analytic gradient, shape (n,), (n, 1) or (1, n).
+    blocks : mapping of str to shape, optional
+        Names and shapes of the parts of ``x``, in order, e.g. ``{"Theta1": (25, 401),
+        "Theta2": (10, 26)}``; sizes must add up to ``n``. Entries are then reported as
+        ``Theta2[0, 0]``.
+    order : {'C', 'F'}, default 'C'
+        How each block is unrolled ('F' for MATLAB's ``Theta(:)``).
+    method : {'auto', 'forward', 'central', 'complex', 'richardson'}, default 'auto'
+        ``'auto'`` is central differences with Richardson refinement of suspicious entries.
+    step : float, optional
+        None chooses a step per entry from the noise of f; a float is used as given
+        (e.g. the course's 1e-4).
+    mode : {'auto', 'full', 'sample'}, default 'auto'
+        ``'full'`` checks every entry; ``'sample'`` a seeded random subset of 100;
+        ``'auto'`` is currently ``'full'``.
+    rtol, atol : float, optional
+        Relative and absolute slack added to the error model's tolerance. Defaults:
+        ``rtol = 1e-6`` (1e-3 when f or the gradient is float32) and
+        ``atol = 100·eps·max|analytic|``.
+    seed : int, default 0
+        Seeds the noise probe's direction and the sample.
+    executor : concurrent.futures.Executor, optional
+        Runs the evaluations of f (processes, threads, a Dask client's executor).
+    progress : bool, optional
+        Show a progress bar; None shows one on a terminal when the check takes over ~2 s.
+
+    Returns
+    -------
+    Report
+        ``ok``, ``relative_difference``, ``mismatched``, ``diagnoses``, ``evaluations`` and the
+        per-entry numbers.
+
+    Raises
+    ------
+    TypeError
+        f returns no gradient and ``grad`` is None; ``x`` is not a float array; ``grad`` or ``f``
+        not callable; ``method='complex'`` with an f that drops the imaginary part.
+    ValueError
+        Empty or non-1-D ``x``; gradient of the wrong length; blocks that do not add up to
+        ``x.size``; an unknown method or mode; a non-positive step; f returning a non-scalar.
+
+    Notes
+    -----
+    A central difference has two errors: truncation (≈ h²|f'''|/6) and noise (≈ ε_f/h). The
+    noise ε_f of f at x is estimated from 8 evaluations along a random line (Moré & Wild's
+    ECnoise, with 2·eps·|f| as a floor), and each step is chosen to balance the two:
+    ``h = (ε_f/|f|)^(1/3)·max(1, |x_i|)``. An entry is suspicious when
+    ``|a − n| > safety·(ε_f/h + trunc) + rtol·max(|a|, |n|) + atol`` with ``safety = 10``;
+    each suspicious entry is re-estimated at h/2, its truncation error estimated as
+    ``4/3·|D(h) − D(h/2)|``, and only then judged wrong. When the analytic value lies between
+    the one-sided differences and their gap does not shrink with the step, the entry straddles
+    a kink: a warning, not a mismatch.
+
+    References
+    ----------
+    J. J. Moré and S. M. Wild, "Estimating computational noise", SIAM J. Sci. Comput., 2011.
+    J. Nocedal and S. J. Wright, *Numerical Optimization*, 2nd ed., §8.1.
+
+    Examples
+    --------
+    >>> import numpy as np, gradcheck
+    >>> f = lambda x: (float(np.sum(x ** 2)), 2 * x)
+    >>> gradcheck.check(f, np.array([1.0, -2.0, 3.0])).ok
+    True
+    >>> bad = lambda x: (float(np.sum(x ** 2)), 2 * x * np.array([1, 1, -1]))
+    >>> report = gradcheck.check(bad, np.array([1.0, -2.0, 3.0]))
+    >>> report.ok, report.mismatched.tolist()
+    (False, [2])
+    """
+    t_start = time.perf_counter()
+    x, x_note = _validate_x(x)
+    n = x.size
+    layout = _validate_layout(blocks, order, n)
+    _validate_choice("method", method, METHODS)
+    _validate_choice("mode", mode, MODES)
+    if step is not None and (not np.isscalar(step) or not float(step) > 0):
+        raise ValueError(f"step must be None or a positive float, got {step!r}.")
+    if not callable(f):
+        raise TypeError(f"f must be callable, got {type(f).__name__}.")
+    if grad is not None and not callable(grad):
+        raise TypeError(
+            f"grad must be callable (or None when f returns (cost, gradient)), got {type(grad).__name__}."
+        )
+
+    describe = layout.name if layout is not None else (lambda i: f"x[{i}]")
+    ev = Evaluator(f, describe=describe, executor=executor, progress=progress)
+    rng = np.random.default_rng(seed)
+    notes = [x_note] if x_note else []
+
+    # Cost and analytic gradient at x, twice: the second call is the determinism probe.
+    cost0, g0 = ev(x, "at x")
+    f0_raw = as_scalar(cost0)
+    analytic = _validate_gradient(_analytic(grad, g0, x), n)
+    cost1, g1 = ev(x, "at x (second call, determinism probe)")
+    f1 = as_scalar(cost1)
+    analytic1 = _validate_gradient(_analytic(grad, g1, x), n)
+    f0 = float(np.real(f0_raw))
+
+    probes: list[Diagnosis] = []
+    if ev.mutated_at is not None:
+        probes.append(_diagnose.mutates_input(ev.mutated_at))
+    if _differs(f0, f1) or _differs(analytic, analytic1):
+        probes.append(_diagnose.nondeterministic(f0, f1, analytic, analytic1))
+    if not np.isfinite(f0):
+        probes.append(_diagnose.nonfinite_cost(f0))
+        return _early_report(probes, analytic, layout, method, mode, ev, t_start, notes)
+    bad_analytic = np.flatnonzero(~np.isfinite(analytic))
+    if bad_analytic.size:
+        probes.append(
+            _diagnose.nonfinite_entries(bad_analytic, layout, "your gradient is not finite")
+        )
+
+    # Noise of f at x (not needed for the complex step, whose error is round-off in the gradient).
+    resolved = "central" if method == "auto" else method
+    if resolved == "complex":
+        eps_f = noise_floor(f0)
+        detected = None
+    else:
+        line = ev.costs(noise_points(x, rng), ["on the noise-probe line"] * 8)
+        values = np.concatenate([[f0], np.real(line)])
+        detected = noise_from_values(values) if np.all(np.isfinite(values)) else None
+        eps_f = max(noise_floor(f0), detected or 0.0)
+    rel_noise = min(eps_f / abs(f0), 1e-2) if f0 != 0 else max(eps_f, EPS)
+
+    if step is None:
+        h_all = choose_steps(x, resolved, rel_noise)
+        policy = f"steps chosen per entry (noise ε_f = {eps_f:.2g})"
+    else:
+        h_all = np.full(n, float(step))
+        policy = f"step {float(step):g} as given (noise ε_f = {eps_f:.2g})"
+
+    if mode == "sample" and n > SAMPLE_SIZE:
+        idx = np.sort(rng.choice(n, size=SAMPLE_SIZE, replace=False))
+        resolved_mode = "sample"
+    else:
+        idx = np.arange(n)
+        resolved_mode = "full" if mode in ("auto", "full") else mode
+
+    low = ev.low_precision or analytic.dtype != np.float64 or x_note is not None
+    raw_dtype = _raw_dtype(grad, g0, x)
+    low = low or raw_dtype in ("float32", "float16")
+    rtol = (1e-3 if low else 1e-6) if rtol is None else float(rtol)
+    amax = float(np.max(np.abs(analytic[np.isfinite(analytic)]), initial=0.0))
+    atol = (
+        (100 * (np.finfo(np.float32).eps if low else EPS) * amax) if atol is None else float(atol)
+    )
+
+    est = estimate(ev, x, f0, idx, h_all[idx], resolved)
+    numeric = np.full(n, np.nan)
+    numeric[idx] = est.numeric
+    step_used = np.full(n, np.nan)
+    step_used[idx] = est.step
+    error = np.full(n, np.nan)
+    error[idx] = eps_f * est.roundoff + est.truncation
+    if resolved == "complex":
+        error[idx] = 4 * EPS * np.abs(est.numeric)
+
+    finite = np.isfinite(numeric[idx]) & np.isfinite(analytic[idx])
+    bad_numeric = idx[~np.isfinite(numeric[idx])]
+    if bad_numeric.size:
+        probes.append(
+            _diagnose.nonfinite_entries(bad_numeric, layout, "f is not finite at x ± step")
+        )
+    checked = idx[finite]
+
+    def tolerance(err: np.ndarray, a: np.ndarray, num: np.ndarray) -> np.ndarray:
+        return SAFETY * err + rtol * np.maximum(np.abs(a), np.abs(num)) + atol
+
+    tol = np.full(n, np.nan)
+    tol[checked] = tolerance(error[checked], analytic[checked], numeric[checked])
+    suspicious = checked[np.abs(analytic[checked] - numeric[checked]) > tol[checked]]
+
+    kinks = np.array([], dtype=np.intp)
+    if suspicious.size and resolved in ("central", "forward"):
+        # Re-estimate suspicious entries at half the step: the change measures truncation error,
+        # and one-sided differences at both steps reveal kinks.
+        pos = np.searchsorted(idx, suspicious)
+        half = estimate(ev, x, f0, suspicious, est.step[pos] / 2, resolved)
+        factor = 4 / 3 if resolved == "central" else 2.0
+        trunc = factor * np.abs(est.numeric[pos] - half.numeric)
+        error[suspicious] = eps_f * est.roundoff[pos] + trunc
+        tol[suspicious] = tolerance(error[suspicious], analytic[suspicious], numeric[suspicious])
+        still = np.abs(analytic[suspicious] - numeric[suspicious]) > tol[suspicious]
+        if resolved == "central":
+            is_kink = _kinks(analytic[suspicious], f0, est, pos, half, eps_f)
+            kinks = suspicious[still & is_kink]
+            still &= ~is_kink
+        mismatched = suspicious[still]
+    else:
+        mismatched = suspicious
+    mismatched = np.sort(mismatched)
+
+    diagnoses = list(probes)
+    if mismatched.size:
+        diagnoses += _diagnose.explain(
+            analytic=analytic,
+            numeric=numeric,
+            tolerance=tol,
+            checked=checked,
+            mismatched=mismatched,
+            layout=layout,
+            x=x,
+            rtol=rtol,
+        )
+    diagnoses += _diagnose.warnings(
+        kinks=kinks,
+        layout=layout,
+        eps_f=eps_f,
+        detected=detected,
+        f0=f0,
+        low_precision=low,
+        analytic=analytic,
+        numeric=numeric,
+    )
+    fails = any(d.severity == "fail" for d in diagnoses)
+    a_c, n_c = analytic[checked], numeric[checked]
+    denom = np.linalg.norm(n_c + a_c)
+    rel_diff = (
+        float(np.linalg.norm(n_c - a_c) / denom) if denom > 0 else float(np.linalg.norm(n_c - a_c))
+    )
+    return Report(
+        ok=not fails and mismatched.size == 0,
+        relative_difference=rel_diff,
+        mismatched=mismatched,
+        diagnoses=diagnoses,
+        evaluations=ev.calls,
+        checked=checked,
+        numeric=numeric,
+        analytic=analytic,
+        error=error,
+        tolerance=tol,
+        step=step_used,
+        layout=layout,
+        method=resolved if method != "auto" else "auto (central + Richardson refinement)",
+        mode=resolved_mode,
+        step_policy=policy,
+        noise=eps_f,
+        cost=f0,
+        seconds=time.perf_counter() - t_start,
+        rtol=rtol,
+        atol=atol,
+        safety=SAFETY,
+        notes=notes,
+    )
+
+
+def _kinks(
+    a: np.ndarray, f0: float, est: Any, pos: np.ndarray, half: Any, eps_f: float
+) -> np.ndarray:
+    h1, h2 = est.step[pos], half.step
+    up1, down1 = (est.f_plus[pos] - f0) / h1, (f0 - est.f_minus[pos]) / h1
+    up2, down2 = (half.f_plus - f0) / h2, (f0 - half.f_minus) / h2
+    gap1, gap2 = np.abs(up1 - down1), np.abs(up2 - down2)
+    slack = SAFETY * 2 * eps_f / h2
+    lo, hi = np.minimum(up2, down2) - slack, np.maximum(up2, down2) + slack
+    # Smooth f: the gap between one-sided differences is h·f'' and halves with h; at a kink it
+    # stays near the jump in slope.
+    return (gap2 > slack) & (gap2 > 0.75 * gap1) & (a >= lo) & (a <= hi)
+
+
+def _analytic(grad: Callable | None, g_from_f: Any, x: np.ndarray) -> Any:
+    if grad is not None:
+        return grad(x.copy())
+    if g_from_f is None:
+        raise TypeError(
+            "f returned only a cost and no grad= was given: pass grad=your_gradient_function, "
+            "or make f return (cost, gradient)."
+        )
+    return g_from_f
+
+
+def _raw_dtype(grad: Callable | None, g_from_f: Any, x: np.ndarray) -> str:
+    return str(np.asarray(g_from_f).dtype) if grad is None else ""
+
+
+def _differs(a: Any, b: Any) -> bool:
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    scale = np.maximum(np.abs(a), np.abs(b))
+    with np.errstate(invalid="ignore"):
+        # Bit-for-bit would be too strict for threaded reductions; 4 ulps is not.
+        diff = np.abs(a - b) > 4 * EPS * scale
+    return bool(np.any(diff & np.isfinite(a) & np.isfinite(b))) or bool(
+        np.any(np.isfinite(a) != np.isfinite(b))
+    )
+
+
+def _validate_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {choices}, got {value!r}.")
+
+
+def _validate_x(x: Any) -> tuple[np.ndarray, str | None]:
+    arr = np.asarray(x)
+    if arr.dtype.kind in "biu":
+        raise TypeError(
+            f"x must be a float array, got dtype {arr.dtype}: finite differences of an integer "
+            "array make no sense. Pass x.astype(float)."
+        )
+    if arr.dtype.kind not in "f":
+        raise TypeError(f"x must be a real float array, got dtype {arr.dtype}.")
+    if arr.ndim != 1:
+        raise ValueError(
+            f"x must be a 1-D array, got shape {arr.shape}. Pass x.ravel() and describe the parts "
+            "with blocks={name: shape}."
+        )
+    if arr.size == 0:
+        raise ValueError("x must have at least one entry, got an empty array.")
+    note = None
+    if arr.dtype != np.float64:
+        note = f"x was {arr.dtype}; f was evaluated at float64 copies."
+    return arr.astype(np.float64, copy=True), note
+
+
+def _validate_layout(blocks: Mapping[str, Any] | None, order: str, n: int) -> Layout | None:
+    if blocks is None:
+        if order not in ("C", "F"):
+            raise ValueError(f"order must be 'C' or 'F', got {order!r}.")
+        return None
+    layout = Layout(blocks, order=order)
+    if layout.size != n:
+        sizes = ", ".join(f"{k}={'×'.join(map(str, s))}" for k, s in layout.blocks.items())
+        raise ValueError(f"blocks add up to {layout.size} entries ({sizes}) but x has {n}.")
+    return layout
+
+
+def _validate_gradient(g: Any, n: int) -> np.ndarray:
+    arr = np.asarray(g)
+    if arr.dtype == object or arr.dtype.kind not in "fiuc":
+        raise TypeError(
+            f"the gradient must be a numeric array, got {type(g).__name__} of dtype {arr.dtype}."
+        )
+    if arr.ndim == 2 and 1 in arr.shape:
+        arr = arr.ravel()  # MATLAB ports give (n, 1) or (1, n)
+    if arr.shape != (n,):
+        raise ValueError(
+            f"the gradient must have shape ({n},) like x (or ({n}, 1) / (1, {n})), got shape "
+            f"{np.shape(g)}. If it is a matrix, unroll it the same way as x."
+        )
+    return np.real(arr).astype(np.float64)
+
+
+def _early_report(
+    probes: list[Diagnosis],
+    analytic: np.ndarray,
+    layout: Layout | None,
+    method: str,
+    mode: str,
+    ev: Evaluator,
+    t_start: float,
+    notes: list[str],
+) -> Report:
+    n = analytic.size
+    nan = np.full(n, np.nan)
+    return Report(
+        ok=False,
+        relative_difference=float("nan"),
+        mismatched=np.array([], dtype=np.intp),
+        diagnoses=probes,
+        evaluations=ev.calls,
+        checked=np.array([], dtype=np.intp),
+        numeric=nan,
+        analytic=analytic,
+        error=nan,
+        tolerance=nan,
+        step=nan,
+        layout=layout,
+        method=method,
+        mode=mode,
+        step_policy="not run",
+        noise=float("nan"),
+        cost=float("nan"),
+        seconds=time.perf_counter() - t_start,
+        rtol=float("nan"),
+        atol=float("nan"),
+        safety=SAFETY,
+        notes=notes,
+    )

@@ -1,0 +1,468 @@
+"""Naming the bug behind a mismatch: pure functions from a comparison to ``Diagnosis`` objects.
+
+Each kind is a hypothesis "analytic = T(numeric)" for a simple T: negate; zero on a set; scale
+by c; reorder a block the other way (C↔F, or transposed); add κ·x on a set. Hypotheses are tried
+simplest first, globally and then block by block, and one is accepted only when it explains every
+mismatched entry within the error model (and, for the block-wide ones, agrees with every checked
+entry of its scope). What no hypothesis explains is reported as ``localized``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from .layout import Layout
+from .report import Diagnosis
+
+# A hypothesis may miss by up to this multiple of the entry's tolerance: the tolerance is about
+# the numeric estimate, and a hypothesis also carries the fitted factor's error.
+SLACK = 2.0
+SHOWN = 4
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Analytic and numeric values with tolerances, and where the mismatches are."""
+
+    analytic: np.ndarray
+    numeric: np.ndarray
+    tolerance: np.ndarray
+    checked: np.ndarray
+    mismatched: np.ndarray
+    layout: Layout | None
+    x: np.ndarray
+    rtol: float
+
+    def name(self, i: int) -> str:
+        return self.layout.name(i) if self.layout is not None else f"x[{int(i)}]"
+
+    def fits(
+        self,
+        idx: np.ndarray,
+        predicted: np.ndarray,
+        scale: float = 1.0,
+        analytic: np.ndarray | None = None,
+    ) -> bool:
+        """Whether ``analytic[idx] ≈ predicted`` within the error model."""
+        a = (self.analytic if analytic is None else analytic)[idx]
+        slack = SLACK * (self.tolerance[idx] * max(1.0, abs(scale)) + self.rtol * np.abs(predicted))
+        return bool(np.all(np.abs(a - predicted) <= slack))
+
+
+# ----- probe diagnoses ---------------------------------------------------------------------------
+
+
+def mutates_input(where: str) -> Diagnosis:
+    return Diagnosis(
+        "mutates_input",
+        f"f modified the array it was given (noticed {where}). gradcheck passes copies, so the "
+        "check itself is safe, but code that reuses x after calling f (an optimiser) is not: "
+        "copy x inside f or avoid in-place operations such as x -= ... on it.",
+    )
+
+
+def nondeterministic(f0: float, f1: float, a0: np.ndarray, a1: np.ndarray) -> Diagnosis:
+    with np.errstate(invalid="ignore"):
+        worst = float(np.nanmax(np.abs(a0 - a1), initial=0.0))
+    return Diagnosis(
+        "nondeterministic",
+        f"f is not deterministic: two calls at the same x gave costs {f0!r} and {f1!r} "
+        f"(gradients differ by up to {worst:.3g}). No finite-difference check can be trusted "
+        "until f is: fix the random seed, or remove global state or caching from f.",
+    )
+
+
+def nonfinite_cost(f0: float) -> Diagnosis:
+    return Diagnosis(
+        "nonfinite",
+        f"f(x) is {f0} at the point given, so nothing can be checked there. Look for log(0), "
+        "a division by zero or an overflow (a sigmoid of a large argument, say).",
+    )
+
+
+def nonfinite_entries(idx: np.ndarray, layout: Layout | None, what: str) -> Diagnosis:
+    names = _names(idx, layout)
+    return Diagnosis(
+        "nonfinite",
+        f"{what} at {idx.size} entr{'y' if idx.size == 1 else 'ies'} ({names}); these entries "
+        "were not compared. Look for log(0), a division by zero or an overflow near x.",
+        block=layout.block_of(idx) if layout is not None else None,
+        indices=idx,
+    )
+
+
+def warnings(
+    *,
+    kinks: np.ndarray,
+    layout: Layout | None,
+    eps_f: float,
+    detected: float | None,
+    f0: float,
+    low_precision: bool,
+    analytic: np.ndarray,
+    numeric: np.ndarray,
+) -> list[Diagnosis]:
+    """``kink``, ``precision`` and ``noisy`` warnings."""
+    out = []
+    if kinks.size:
+        out.append(
+            Diagnosis(
+                "kink",
+                f"{_names(kinks, layout)}: the finite difference straddles a non-differentiable point "
+                "(ReLU, abs, max) and your gradient lies between the one-sided derivatives, so these "
+                f"{kinks.size} entr{'y is' if kinks.size == 1 else 'ies are'} not counted as wrong. "
+                "Check at another point, or with a smaller step, to test them.",
+                block=layout.block_of(kinks) if layout is not None else None,
+                indices=kinks,
+            )
+        )
+    rel = eps_f / abs(f0) if f0 else eps_f
+    if low_precision or (1e-9 <= rel <= 1e-5 and detected is not None):
+        out.append(
+            Diagnosis(
+                "precision",
+                f"f seems to compute in low precision (float32 or less; relative noise {rel:.2g}): "
+                "steps and tolerances were widened to match, so only errors well above float32 "
+                "round-off are reported. Check in float64 for a sharper verdict.",
+                factor=eps_f,
+            )
+        )
+    elif detected is not None and rel > 1e3 * np.finfo(float).eps:
+        out.append(
+            Diagnosis(
+                "noisy",
+                f"f is noisy at the level ε_f ≈ {eps_f:.2g} (relative {rel:.2g}); the steps were "
+                "enlarged to keep the noise from swamping the differences, and tolerances widened.",
+                factor=eps_f,
+            )
+        )
+    return out
+
+
+# ----- the bug patterns --------------------------------------------------------------------------
+
+
+def explain(
+    *,
+    analytic: np.ndarray,
+    numeric: np.ndarray,
+    tolerance: np.ndarray,
+    checked: np.ndarray,
+    mismatched: np.ndarray,
+    layout: Layout | None,
+    x: np.ndarray,
+    rtol: float,
+) -> list[Diagnosis]:
+    """Diagnoses that explain the mismatched entries, most likely first."""
+    c = Comparison(analytic, numeric, tolerance, checked, mismatched, layout, x, rtol)
+    for test in (_sign, _zero, _scale, _layout):
+        found = test(c, checked, None)
+        if found is not None:
+            return [found]
+    per_block = _per_block(c)
+    if per_block is not None:
+        return per_block
+    found = _regularization(c)
+    if found is not None:
+        return [found]
+    return _localized(c)
+
+
+def _per_block(c: Comparison) -> list[Diagnosis] | None:
+    if c.layout is None or len(c.layout.names) < 2:
+        return None
+    out = []
+    for name in c.layout.names:
+        s = c.layout.slice(name)
+        if not np.any((c.mismatched >= s.start) & (c.mismatched < s.stop)):
+            continue
+        scope = c.checked[(c.checked >= s.start) & (c.checked < s.stop)]
+        for test in (_sign, _zero, _scale, _layout):
+            found = test(c, scope, name)
+            if found is not None:
+                out.append(found)
+                break
+        else:
+            return None
+    return out
+
+
+def _in_scope(c: Comparison, scope: np.ndarray) -> np.ndarray:
+    return c.mismatched[np.isin(c.mismatched, scope)]
+
+
+def _sign(c: Comparison, scope: np.ndarray, block: str | None) -> Diagnosis | None:
+    mism = _in_scope(c, scope)
+    if mism.size < 1 or (mism.size != c.mismatched.size and block is None):
+        return None
+    if not c.fits(scope, -c.numeric[scope]):
+        return None
+    where = block if block is not None else "everywhere"
+    return Diagnosis(
+        "sign",
+        f"{_scope_name(c, block)}: your gradient has the opposite sign of the numerical one "
+        f"(analytic ≈ −numeric {where}). Look for a flipped sign: h − y written as y − h, "
+        "a gradient of −J, or a subtraction the wrong way round.",
+        block=block,
+        indices=mism,
+        factor=-1.0,
+    )
+
+
+def _zero(c: Comparison, scope: np.ndarray, block: str | None) -> Diagnosis | None:
+    mism = _in_scope(c, scope)
+    if mism.size < 1 or (mism.size != c.mismatched.size and block is None):
+        return None
+    if not c.fits(mism, np.zeros(mism.size)):
+        return None
+    return Diagnosis(
+        "zero",
+        f"{_set_name(c, mism)}: your gradient is 0 where the numerical gradient is not "
+        f"({mism.size} entr{'y' if mism.size == 1 else 'ies'}). This part of the gradient is never "
+        "written: an accumulator left at zeros, or a loop that skips it.",
+        block=c.layout.block_of(mism) if c.layout is not None else None,
+        indices=mism,
+    )
+
+
+def _scale(c: Comparison, scope: np.ndarray, block: str | None) -> Diagnosis | None:
+    mism = _in_scope(c, scope)
+    if mism.size < 2 or (mism.size != c.mismatched.size and block is None):
+        return None
+    a, n = c.analytic[scope], c.numeric[scope]
+    nn = float(n @ n)
+    if nn == 0:
+        return None
+    factor = float(a @ n) / nn
+    if abs(factor) < 1e-3 or abs(abs(factor) - 1) < 1e-3 or (factor < 0 and abs(factor + 1) < 0.05):
+        return None
+    if not c.fits(scope, factor * n, scale=factor):
+        return None
+    return Diagnosis(
+        "scale",
+        f"{_scope_name(c, block)}: your gradient is {factor:.6g} × the numerical one. "
+        + _scale_hint(factor),
+        block=block,
+        indices=mism,
+        factor=factor,
+    )
+
+
+def _scale_hint(factor: float) -> str:
+    mag = abs(factor)
+    if mag > 1 and abs(mag - round(mag)) < 1e-3 * mag:
+        return (
+            f"A whole factor of {round(mag)} usually is a missing division: by m, the number "
+            "of examples (1/m), or by a batch size."
+        )
+    if mag < 1 and abs(1 / mag - round(1 / mag)) < 1e-3 / mag:
+        return (
+            f"It is {round(1 / mag)} times too small: a division applied twice (1/m in both the "
+            "delta and the sum?) or a stray factor 1/2."
+        )
+    return "A constant factor: look for a missing or extra multiplier (a learning rate, λ, 1/m)."
+
+
+def _layout(c: Comparison, scope: np.ndarray, block: str | None) -> Diagnosis | None:
+    if c.layout is None:
+        return None
+    mism = _in_scope(c, scope)
+    if mism.size < 2 or (mism.size != c.mismatched.size and block is None):
+        return None
+    names = (
+        [block]
+        if block is not None
+        else [b for b in c.layout.names if len(c.layout.blocks[b]) == 2]
+    )
+    order = c.layout.order
+    other = "F" if order == "C" else "C"
+    for variant, reorder in (("order", _reorder_other), ("transpose", _reorder_transposed)):
+        fixed = c.analytic.copy()
+        touched = []
+        for name in names:
+            shape = c.layout.blocks[name]
+            if len(shape) != 2 or min(shape) < 2:
+                continue
+            s = c.layout.slice(name)
+            fixed[s] = reorder(c.analytic[s], shape, order)
+            touched.append(name)
+        if not touched or not np.all(
+            np.isin(mism, np.concatenate([c.layout.indices(b) for b in touched]))
+        ):
+            continue
+        if not c.fits(scope, c.numeric[scope], analytic=fixed):
+            continue
+        where = ", ".join(touched)
+        if variant == "order":
+            message = (
+                f"{where}: your gradient matches the numerical one once reordered — it is "
+                f"unrolled in {other} order ({'column' if other == 'F' else 'row'}-major) while the "
+                f"parameters are in {order} order. Unroll the gradient like the parameters "
+                f"(ravel(order='{order}')), or, if your parameters really are {other}-ordered, "
+                f"check with order='{other}'."
+            )
+        else:
+            message = (
+                f"{where}: your gradient is the transpose of the right one: it was built with "
+                f"shape (columns, rows) and unrolled as if it were (rows, columns). Transpose "
+                "it (.T) before unrolling."
+            )
+        return Diagnosis(
+            "layout",
+            message,
+            block=block if block is not None else (touched[0] if len(touched) == 1 else None),
+            indices=mism,
+        )
+    return None
+
+
+def _reorder_other(flat: np.ndarray, shape: tuple[int, ...], order: str) -> np.ndarray:
+    other = "F" if order == "C" else "C"
+    return flat.reshape(shape, order=other).ravel(order=order)
+
+
+def _reorder_transposed(flat: np.ndarray, shape: tuple[int, ...], order: str) -> np.ndarray:
+    return flat.reshape(shape[::-1], order=order).T.ravel(order=order)
+
+
+def _regularization(c: Comparison) -> Diagnosis | None:
+    mism = c.mismatched
+    if mism.size < 2:
+        return None
+    xm = c.x[mism]
+    diff = c.numeric[mism] - c.analytic[mism]
+    xx = float(xm @ xm)
+    if xx == 0:
+        return None
+    kappa = float(xm @ diff) / xx
+    if kappa == 0 or not c.fits(mism, c.numeric[mism] - kappa * xm):
+        return None
+    sets = _set_name(c, mism)
+    bias = _bias_columns(c, mism)
+    if kappa > 0:
+        side = (
+            "your cost regularises "
+            + ("this column" if bias == 1 else "these entries")
+            + " but your gradient does not (or the reverse: an L2 term the cost has and the gradient lacks)"
+        )
+    else:
+        side = (
+            "your gradient regularises "
+            + ("this column" if bias == 1 else "these entries")
+            + " but your cost does not (or the reverse: an L2 term the gradient has and the cost lacks)"
+        )
+    hint = (
+        " Check the bias terms of the regularisation: the bias column (column 0) is usually not regularised, in the cost nor in the gradient."
+        if bias
+        else " Check that cost and gradient apply the same L2 term (λ/(2m)·Σθ² in the cost ↔ λ/m·θ in the gradient)."
+    )
+    block = c.layout.block_of(mism) if c.layout is not None else None
+    target = block if block is not None else "x"
+    return Diagnosis(
+        "regularization",
+        f"{sets}: numeric − analytic = {kappa:.6g} × {target} — cost and gradient disagree about "
+        f"the regularisation: {side}.{hint}",
+        block=block,
+        indices=mism,
+        factor=kappa,
+    )
+
+
+def _bias_columns(c: Comparison, idx: np.ndarray) -> int:
+    """How many blocks have exactly their column 0 in ``idx`` (and nothing else of theirs)."""
+    if c.layout is None:
+        return 0
+    count = 0
+    for name, shape in c.layout.blocks.items():
+        mine = c.layout.indices(name)
+        inside = idx[np.isin(idx, mine)]
+        if not inside.size:
+            continue
+        if len(shape) == 2 and _is_column(c.layout, name, inside, 0):
+            count += 1
+        else:
+            return 0
+    return count
+
+
+def _localized(c: Comparison) -> list[Diagnosis]:
+    out = []
+    groups: list[tuple[str | None, np.ndarray]]
+    if c.layout is None:
+        groups = [(None, c.mismatched)]
+    else:
+        groups = []
+        for name in c.layout.names:
+            mine = c.mismatched[np.isin(c.mismatched, c.layout.indices(name))]
+            if mine.size:
+                groups.append((name, mine))
+    for block, idx in groups:
+        worst = idx[np.argmax(np.abs(c.analytic[idx] - c.numeric[idx]))]
+        out.append(
+            Diagnosis(
+                "localized",
+                f"{_set_name(c, idx)}: {idx.size} entr{'y' if idx.size == 1 else 'ies'} wrong with no "
+                f"simpler pattern (not a sign, scale, layout or regularisation error); worst "
+                f"{c.name(worst)}: analytic {c.analytic[worst]:.6g}, numeric {c.numeric[worst]:.6g}. "
+                "Re-derive the gradient of this part (in backprop, the derivative of the activation "
+                "that feeds it).",
+                block=block,
+                indices=idx,
+            )
+        )
+    return out
+
+
+# ----- naming sets of entries --------------------------------------------------------------------
+
+
+def _names(idx: np.ndarray, layout: Layout | None) -> str:
+    name: Callable[[int], str] = layout.name if layout is not None else (lambda i: f"x[{int(i)}]")
+    shown = ", ".join(name(i) for i in idx[:SHOWN])
+    return shown + (f" and {idx.size - SHOWN} more" if idx.size > SHOWN else "")
+
+
+def _scope_name(c: Comparison, block: str | None) -> str:
+    if block is None:
+        return "every block" if c.layout is not None and len(c.layout.names) > 1 else "all entries"
+    shape = "×".join(map(str, c.layout.blocks[block])) if c.layout is not None else ""
+    return f"{block} ({shape})"
+
+
+def _is_column(layout: Layout, name: str, idx: np.ndarray, col: int) -> bool:
+    rows, _cols = layout.blocks[name]
+    want = np.sort([layout.flat_index(name, (r, col)) for r in range(rows)])
+    return bool(np.array_equal(np.sort(idx), want))
+
+
+def _set_name(c: Comparison, idx: np.ndarray) -> str:
+    """``Theta2[:, 0] (bias column, 3 entries)``, ``Theta1[2, :]``, ``all of W1`` or a list."""
+    if c.layout is None:
+        return _names(idx, None)
+    parts = []
+    for name, shape in c.layout.blocks.items():
+        mine = np.sort(idx[np.isin(idx, c.layout.indices(name))])
+        if mine.size:
+            parts.append(_block_set_name(c.layout, name, shape, mine))
+    return "; ".join(parts)
+
+
+def _block_set_name(layout: Layout, name: str, shape: tuple[int, ...], idx: np.ndarray) -> str:
+    size = int(np.prod(shape))
+    count = f"{idx.size} entr{'y' if idx.size == 1 else 'ies'}"
+    if idx.size == size and size > 1:
+        return f"all of {name} ({count})"
+    if len(shape) == 2:
+        rows = np.array([layout.locate(i)[1][0] for i in idx])
+        cols = np.array([layout.locate(i)[1][1] for i in idx])
+        if np.unique(cols).size == 1 and idx.size == shape[0] and shape[0] > 1:
+            j = int(cols[0])
+            return f"{name}[:, {j}] ({'bias column, ' if j == 0 else 'column, '}{count})"
+        if np.unique(rows).size == 1 and idx.size == shape[1] and shape[1] > 1:
+            return f"{name}[{int(rows[0])}, :] (row, {count})"
+        if np.all(cols > 0) and idx.size == shape[0] * (shape[1] - 1) and shape[1] > 1:
+            return f"{name}[:, 1:] (all but the bias column, {count})"
+    return _names(idx, layout)

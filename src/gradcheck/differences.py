@@ -1,0 +1,161 @@
+"""Finite-difference estimates of a gradient: forward, central, complex step, Richardson.
+
+Pure functions over arrays; the user's function is reached only through an evaluator
+(see :mod:`gradcheck.evaluate`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .evaluate import Evaluator, as_scalar, split_output
+
+METHODS = ("auto", "forward", "central", "complex", "richardson")
+COMPLEX_STEP = 1e-20
+EPS = float(np.finfo(float).eps)
+
+
+def _points(x: np.ndarray, idx: np.ndarray, h: np.ndarray) -> list[np.ndarray]:
+    """``x + h[k]·e_idx[k]`` for each k (h may be complex)."""
+    dtype = np.result_type(x, h)
+    out = []
+    for i, hi in zip(idx, h, strict=True):
+        p = x.astype(dtype, copy=True)
+        p[i] = x[i] + hi
+        out.append(p)
+    return out
+
+
+def numerical_gradient(
+    f: Callable[[np.ndarray], Any], x: Any, *, method: str = "central", step: float = 1e-4
+) -> np.ndarray:
+    """Finite-difference gradient with one fixed step, exactly as the course computes it.
+
+    With the defaults this is Ng's ``computeNumericalGradient``, bit for bit: for each entry
+    ``p``, ``(J(θ + e·u_p) − J(θ − e·u_p)) / (2e)`` with ``e = 1e-4``.
+
+    Parameters
+    ----------
+    f : callable
+        ``f(x)`` returns the cost, or a pair ``(cost, gradient)`` of which only the cost is used.
+    x : array_like of shape (n,)
+        The point (a column (n, 1) is accepted and flattened).
+    method : {'central', 'forward', 'complex'}, default 'central'
+        ``'forward'`` uses ``(f(x + h·u_p) − f(x)) / h``; ``'complex'`` uses
+        ``Im f(x + i·h·u_p) / h`` and needs ``f`` to accept complex input.
+    step : float, default 1e-4
+        The step ``h``, used as given.
+
+    Returns
+    -------
+    ndarray of shape (n,)
+
+    Examples
+    --------
+    >>> numerical_gradient(lambda x: float(np.sum(x ** 3)), np.array([1.0, 2.0]))
+    array([ 3.00000001, 12.00000001])
+    """
+    if method not in ("central", "forward", "complex"):
+        raise ValueError(
+            f"method must be one of ('central', 'forward', 'complex'), got {method!r}."
+        )
+    if not np.isscalar(step) or not step > 0:
+        raise ValueError(f"step must be a positive float, got {step!r}.")
+    x = np.asarray(x, dtype=float)
+    if x.ndim == 2 and 1 in x.shape:
+        x = x.ravel()
+    if x.ndim != 1:
+        raise ValueError(f"x must be a 1-D array (or a column), got shape {x.shape}.")
+
+    def cost(point: np.ndarray) -> Any:
+        return as_scalar(split_output(f(point))[0])
+
+    numgrad = np.zeros_like(x)
+    perturb = np.zeros_like(x)
+    if method == "complex":
+        for p in range(x.size):
+            xc = x.astype(complex)
+            xc[p] += 1j * step
+            numgrad[p] = np.imag(cost(xc)) / step
+        return numgrad
+    f0 = cost(x) if method == "forward" else 0.0
+    for p in range(x.size):
+        # The course's loop, operation for operation, so that the numbers agree to the bit.
+        perturb[p] = step
+        loss2 = cost(x + perturb)
+        if method == "central":
+            loss1 = cost(x - perturb)
+            numgrad[p] = (loss2 - loss1) / (2 * step)
+        else:
+            numgrad[p] = (loss2 - f0) / step
+        perturb[p] = 0
+    return numgrad
+
+
+def choose_steps(x: np.ndarray, method: str, rel_noise: float) -> np.ndarray:
+    """Per-entry steps balancing truncation against round-off/noise.
+
+    ``h = r^(1/2)·max(1, |x|)`` for forward, ``r^(1/3)·max(1, |x|)`` for central and
+    ``r^(1/5)·max(1, |x|)`` for Richardson, where ``r`` is f's relative noise (at least machine
+    epsilon). The step is then made exactly representable: ``h = (x + h) − x``.
+    """
+    if method == "complex":
+        return np.full(x.shape, COMPLEX_STEP)
+    power = {"forward": 1 / 2, "central": 1 / 3, "richardson": 1 / 5}[method]
+    h = max(rel_noise, EPS) ** power * np.maximum(1.0, np.abs(x))
+    return (x + h) - x
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """Finite-difference estimates on entries ``idx``: the derivative and its round-off term."""
+
+    idx: np.ndarray
+    step: np.ndarray
+    numeric: np.ndarray
+    roundoff: np.ndarray  # bound on the noise part of the error, per unit of ε_f
+    truncation: np.ndarray  # estimated truncation error (0 where not estimated yet)
+    f_plus: np.ndarray
+    f_minus: np.ndarray
+
+
+def estimate(
+    ev: Evaluator, x: np.ndarray, f0: float, idx: np.ndarray, h: np.ndarray, method: str
+) -> Estimate:
+    """Estimate the derivative on entries ``idx`` with steps ``h`` by ``method``."""
+    describe = ev.describe
+    nan = np.full(idx.shape, np.nan)
+    zero = np.zeros(idx.shape)
+    if method == "complex":
+        wheres = [
+            f"at x + {hi:.3g}i at entry {describe(i)} (complex step)"
+            for i, hi in zip(idx, h, strict=True)
+        ]
+        vals = ev.costs(_points(x, idx, 1j * h), wheres)
+        if not np.iscomplexobj(vals) or not np.any(np.imag(vals)):
+            raise TypeError(
+                "method='complex' needs f to accept complex input and carry the imaginary part "
+                "through (no np.asarray(x, float), abs or comparisons on x); f returned real "
+                "costs at complex points. Use method='central' instead."
+            )
+        return Estimate(idx, h, np.imag(vals) / h, zero, zero, np.real(vals), nan)
+    plus = ev.costs(_points(x, idx, h), _wheres(describe, idx, h, "+"))
+    if method == "forward":
+        return Estimate(idx, h, (plus - f0) / h, 2.0 / h, zero, plus, nan)
+    minus = ev.costs(_points(x, idx, -h), _wheres(describe, idx, h, "-"))
+    central = (plus - minus) / (2 * h)
+    if method == "central":
+        return Estimate(idx, h, central, 1.0 / h, zero, plus, minus)
+    # Richardson: combine steps h and h/2 to cancel the h² term; the difference between the two
+    # central estimates measures the remaining error.
+    half = estimate(ev, x, f0, idx, h / 2, "central")
+    extrapolated = (4 * half.numeric - central) / 3
+    return Estimate(idx, h, extrapolated, 3.0 / h, np.abs(half.numeric - central) / 3, plus, minus)
+
+
+def _wheres(describe: Callable[[int], str], idx: np.ndarray, h: np.ndarray, sign: str) -> list[str]:
+    return [f"at x {sign} {hi:.3g} at entry {describe(i)}" for i, hi in zip(idx, h, strict=True)]

@@ -1,0 +1,168 @@
+"""Named blocks of a flat parameter vector: flat index ↔ (block, multi-index), pack and unpack."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+
+_ORDERS = ("C", "F")
+
+
+def _normalise_shape(name: str, shape: object) -> tuple[int, ...]:
+    if isinstance(shape, (int, np.integer)):
+        shape = (int(shape),)
+    try:
+        if isinstance(shape, (str, bytes)):
+            raise TypeError
+        dims = tuple(int(d) for d in shape)  # type: ignore[union-attr]
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"blocks[{name!r}] must be a shape (an int or a tuple of ints), "
+            f"got {type(shape).__name__} {shape!r}."
+        ) from None
+    if any(d < 0 for d in dims) or any(d != s for d, s in zip(dims, shape, strict=True)):
+        raise ValueError(f"blocks[{name!r}] must have non-negative integer sizes, got {shape!r}.")
+    return dims
+
+
+@dataclass(frozen=True)
+class Layout:
+    """How a flat parameter vector is cut into named, shaped blocks.
+
+    Parameters
+    ----------
+    blocks : mapping of str to tuple of int
+        Ordered mapping name → shape. The blocks follow each other in the flat vector in the
+        mapping's order.
+    order : {'C', 'F'}, default 'C'
+        How each block is unrolled: 'C' (row-major, NumPy's ``ravel()``) or 'F' (column-major,
+        MATLAB's ``Theta(:)``).
+
+    Examples
+    --------
+    >>> layout = Layout({"Theta1": (2, 3), "Theta2": (1, 3)}, order="F")
+    >>> layout.size
+    9
+    >>> layout.name(2)
+    'Theta1[0, 1]'
+    >>> layout.unpack(np.arange(9.0))["Theta1"]
+    array([[0., 2., 4.],
+           [1., 3., 5.]])
+    >>> layout.pack(layout.unpack(np.arange(9.0)))
+    array([0., 1., 2., 3., 4., 5., 6., 7., 8.])
+    """
+
+    blocks: Mapping[str, tuple[int, ...]]
+    order: str = "C"
+    _offsets: tuple[int, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.blocks, Mapping):
+            raise TypeError(
+                "blocks must be a mapping name → shape, e.g. {'Theta1': (25, 401)}, "
+                f"got {type(self.blocks).__name__}."
+            )
+        if self.order not in _ORDERS:
+            raise ValueError(f"order must be one of {_ORDERS}, got {self.order!r}.")
+        shapes = {}
+        for name, shape in self.blocks.items():
+            if not isinstance(name, str):
+                raise TypeError(f"block names must be str, got {type(name).__name__} {name!r}.")
+            shapes[name] = _normalise_shape(name, shape)
+        if not shapes:
+            raise ValueError("blocks must name at least one block, got an empty mapping.")
+        object.__setattr__(self, "blocks", shapes)
+        offsets = np.cumsum([0] + [math.prod(s) for s in shapes.values()])
+        object.__setattr__(self, "_offsets", tuple(int(o) for o in offsets))
+
+    @property
+    def size(self) -> int:
+        """Total number of entries."""
+        return self._offsets[-1]
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Block names, in order."""
+        return tuple(self.blocks)
+
+    def slice(self, name: str) -> slice:
+        """The flat slice that block ``name`` occupies."""
+        k = self._index(name)
+        return slice(self._offsets[k], self._offsets[k + 1])
+
+    def indices(self, name: str) -> np.ndarray:
+        """Flat indices of block ``name``."""
+        s = self.slice(name)
+        return np.arange(s.start, s.stop)
+
+    def _index(self, name: str) -> int:
+        try:
+            return self.names.index(name)
+        except ValueError:
+            raise KeyError(f"no block named {name!r}; the blocks are {list(self.names)}.") from None
+
+    def locate(self, i: int) -> tuple[str, tuple[int, ...]]:
+        """Block name and multi-index of flat index ``i``."""
+        i = int(i)
+        if not 0 <= i < self.size:
+            raise IndexError(f"flat index {i} is outside 0..{self.size - 1}.")
+        k = int(np.searchsorted(self._offsets, i, side="right")) - 1
+        name = self.names[k]
+        local = i - self._offsets[k]
+        idx = np.unravel_index(local, self.blocks[name], order=self.order)  # type: ignore[call-overload]
+        return name, tuple(int(j) for j in idx)
+
+    def block_of(self, indices: np.ndarray) -> str | None:
+        """The block holding all of ``indices``, or None when they span several."""
+        indices = np.asarray(indices)
+        if indices.size == 0:
+            return None
+        k = np.searchsorted(self._offsets, indices, side="right") - 1
+        return self.names[int(k[0])] if np.all(k == k[0]) else None
+
+    def name(self, i: int) -> str:
+        """Readable name of flat index ``i``, e.g. ``'Theta2[0, 0]'``."""
+        block, idx = self.locate(i)
+        return f"{block}[{', '.join(str(j) for j in idx)}]"
+
+    def unpack(self, flat: np.ndarray) -> dict[str, np.ndarray]:
+        """Split a flat vector into arrays of the blocks' shapes (views where possible)."""
+        flat = np.asarray(flat)
+        if flat.ndim != 1 or flat.size != self.size:
+            raise ValueError(
+                f"expected a flat vector of length {self.size} for blocks "
+                f"{dict(self.blocks)}, got shape {flat.shape}."
+            )
+        return {
+            name: flat[self.slice(name)].reshape(shape, order=self.order)
+            for name, shape in self.blocks.items()
+        }
+
+    def pack(self, arrays: Mapping[str, np.ndarray]) -> np.ndarray:
+        """Concatenate named arrays into one flat vector in this layout's order."""
+        missing = [n for n in self.names if n not in arrays]
+        extra = [n for n in arrays if n not in self.blocks]
+        if missing or extra:
+            raise ValueError(
+                f"pack expected blocks {list(self.names)}; missing {missing}, unexpected {extra}."
+            )
+        parts = []
+        for name, shape in self.blocks.items():
+            a = np.asarray(arrays[name])
+            if a.shape != shape:
+                raise ValueError(f"block {name!r} must have shape {shape}, got {a.shape}.")
+            parts.append(a.ravel(order=self.order))
+        return np.concatenate(parts)
+
+    def flat_index(self, name: str, index: tuple[int, ...]) -> int:
+        """Flat index of entry ``index`` of block ``name``."""
+        local = np.ravel_multi_index(index, self.blocks[name], order=self.order)
+        return self.slice(name).start + int(local)
+
+
+def flat_layout(n: int) -> Layout:
+    """A one-block layout named ``x`` for problems given without blocks."""
+    return Layout({"x": (n,)})

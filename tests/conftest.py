@@ -1,0 +1,41 @@
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from gradcheck import ex4
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+WEIGHTS = SHARED / "data" / "ex4" / "ex4weights.mat"
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(12345)
+
+
+@pytest.fixture(scope="session")
+def weights_path():
+    if not WEIGHTS.is_file():
+        raise FileNotFoundError(
+            f"{WEIGHTS} is missing: the tests need the course's weights beside the checkout "
+            "(../shared/data/ex4/ex4weights.mat)."
+        )
+    return WEIGHTS
+
+
+@pytest.fixture(scope="session")
+def course_debug():
+    """The course's checkNNGradients problem: sizes, X, y and [Theta1(:); Theta2(:)]."""
+    X = ex4.debug_initialize_weights(5, 2)
+    y = 1 + np.arange(1, 6) % 3
+    theta1 = ex4.debug_initialize_weights(5, 3)
+    theta2 = ex4.debug_initialize_weights(3, 5)
+    return {
+        "sizes": (3, 5, 3),
+        "X": X,
+        "y": y,
+        "theta1": theta1,
+        "theta2": theta2,
+        "params": ex4.unroll(theta1, theta2),
+    }
