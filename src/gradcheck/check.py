@@ -161,6 +161,7 @@ def check(
 
     # Noise of f at x (not needed for the complex step, whose error is round-off in the gradient).
     resolved = "central" if method == "auto" else method
+    computed_in_float32 = False
     if resolved == "complex":
         eps_f = noise_floor(f0)
         detected = None
@@ -169,6 +170,10 @@ def check(
         values = np.concatenate([[f0], np.real(line)])
         detected = noise_from_values(values) if np.all(np.isfinite(values)) else None
         eps_f = max(noise_floor(f0), detected or 0.0)
+        # A float32 computation cast to float64 still returns float32 numbers: noise made of
+        # float32 round-off is low precision, not a noisy function.
+        if detected is not None and np.all(values.astype(np.float32) == values):
+            computed_in_float32 = True
     rel_noise = min(eps_f / abs(f0), 1e-2) if f0 != 0 else max(eps_f, EPS)
 
     if step is None:
@@ -185,7 +190,7 @@ def check(
         idx = np.arange(n)
         resolved_mode = "full" if mode in ("auto", "full") else mode
 
-    low = ev.low_precision or analytic.dtype != np.float64 or x_note is not None
+    low = ev.low_precision or computed_in_float32 or x_note is not None
     raw_dtype = _raw_dtype(grad, g0, x)
     low = low or raw_dtype in ("float32", "float16")
     rtol = (1e-3 if low else 1e-6) if rtol is None else float(rtol)

@@ -120,7 +120,7 @@ def warnings(
             )
         )
     rel = eps_f / abs(f0) if f0 else eps_f
-    if low_precision or (1e-9 <= rel <= 1e-5 and detected is not None):
+    if low_precision:
         out.append(
             Diagnosis(
                 "precision",

@@ -1,0 +1,429 @@
+import json
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import gradcheck
+from gradcheck import ex4, nn
+from gradcheck.examples import question_cost_function
+
+from . import functions
+
+# ----- no false alarm ------------------------------------------------------------------------------
+
+PIECES = {
+    # name: (φ, φ')
+    "sin": (np.sin, np.cos),
+    "exp": (lambda t: np.exp(0.3 * t), lambda t: 0.3 * np.exp(0.3 * t)),
+    "tanh": (np.tanh, lambda t: 1 - np.tanh(t) ** 2),
+    "logcosh": (lambda t: np.log(np.cosh(t)), np.tanh),
+    "softplus": (lambda t: np.logaddexp(0, t), lambda t: 0.5 * (1 + np.tanh(t / 2))),
+}
+
+
+def _random_smooth(seed, n):
+    """f(x) = Σ c_k φ_k(a_k·x + b_k) + ½ xᵀSx, with its exact gradient."""
+    rng = np.random.default_rng(seed)
+    names = list(PIECES)
+    terms = [
+        (
+            PIECES[names[rng.integers(len(names))]],
+            rng.standard_normal(n),
+            rng.standard_normal(),
+            rng.standard_normal(),
+        )
+        for _ in range(3)
+    ]
+    B = rng.standard_normal((n, n))
+    S = (B + B.T) / 4
+
+    def f(x):
+        value = 0.5 * x @ S @ x
+        grad = S @ x
+        for (phi, dphi), a, b, c in terms:
+            t = a @ x + b
+            value += c * phi(t)
+            grad = grad + c * dphi(t) * a
+        return float(value), grad
+
+    return f, rng.standard_normal(n) * rng.choice([0.1, 1.0, 3.0])
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, 12))
+def test_no_false_alarm_on_random_smooth_functions(seed, n):
+    f, x = _random_smooth(seed, n)
+    report = gradcheck.check(f, x)
+    assert report.ok, str(report)
+    assert report.relative_difference < 1e-6
+
+
+def _float32_cost(x):
+    x32 = x.astype(np.float32)
+    return np.sum(np.sin(x32) * x32**2), (np.cos(x32) * x32**2 + 2 * np.sin(x32) * x32)
+
+
+def _noisy(x, level=1e-9):
+    # Deterministic noise: a pseudo-random function of the bits of x, like a simulation's.
+    noise = np.random.default_rng(abs(hash(x.tobytes())) % 2**32).standard_normal()
+    f, g = functions.smooth(x)
+    return f + level * noise, g
+
+
+def _ill_conditioned(seed=3, n=20):
+    rng = np.random.default_rng(seed)
+    Q, _ = np.linalg.qr(rng.standard_normal((n, n)))
+    A = Q @ np.diag(np.logspace(0, 8, n)) @ Q.T
+    b = rng.standard_normal(n)
+    return (lambda x: (float(0.5 * x @ A @ x + b @ x), A @ x + b)), rng.standard_normal(n)
+
+
+def _mixed_magnitudes(x):
+    w = np.linspace(0.5, 2.0, x.size)
+    return float(np.sum(w * np.log1p(x**2))), 2 * w * x / (1 + x**2)
+
+
+def _with_zeros(x):
+    # x_i^4 has gradient exactly 0 at x_i = 0; x[5:] do not enter f at all.
+    return float(np.sum(x[:5] ** 4)), np.r_[4 * x[:5] ** 3, np.zeros(x.size - 5)]
+
+
+@pytest.mark.parametrize(
+    ("name", "f", "x"),
+    [
+        ("float32 cost", _float32_cost, np.linspace(-2, 2, 15)),
+        ("noise 1e-9", _noisy, np.linspace(-1, 1, 12)),
+        (
+            "scaled 1e-8",
+            lambda x: tuple(v * 1e-8 for v in functions.smooth(x)),
+            np.linspace(-1, 2, 10),
+        ),
+        (
+            "scaled 1e6",
+            lambda x: tuple(v * 1e6 for v in functions.smooth(x)),
+            np.linspace(-1, 2, 10),
+        ),
+        ("ill-conditioned quadratic", *_ill_conditioned()),
+        ("mixed magnitudes", _mixed_magnitudes, np.logspace(-3, 3, 13) * np.resize([1, -1], 13)),
+        ("exact zeros", _with_zeros, np.array([0.0, 1.0, 0.0, -2.0, 0.5, 3.0, 0.0, -1.0])),
+    ],
+)
+def test_no_false_alarm_on_hard_but_correct_gradients(name, f, x):
+    report = gradcheck.check(f, x)
+    assert report.ok, f"{name}\n{report}"
+    assert report.mismatched.size == 0
+
+
+def test_float32_cost_gives_a_precision_warning():
+    report = gradcheck.check(_float32_cost, np.linspace(-2, 2, 15))
+    kinds = [d.kind for d in report.diagnoses]
+    assert "precision" in kinds
+    assert report.ok
+
+
+def test_noise_is_estimated_and_reported():
+    report = gradcheck.check(lambda x: _noisy(x, 1e-6), np.linspace(-1, 1, 12))
+    assert report.ok, str(report)
+    assert 1e-7 < report.noise < 1e-5  # the level planted: 1e-6
+    assert [d.kind for d in report.diagnoses] == ["noisy"]
+    # the steps grew from ~6e-6 (float64 round-off) to ~1e-2 to beat the noise
+    assert np.nanmin(report.step) > 1e-3
+
+
+@pytest.mark.parametrize(("distance", "warned"), [(3e-5, False), (2e-6, True)])
+def test_relu_network_within_a_step_of_a_kink(distance, warned):
+    rng = np.random.default_rng(7)
+    net = nn.Network((4, 6, 3), hidden="relu", output="softmax")
+    X = rng.standard_normal((8, 4))
+    y = rng.integers(0, 3, 8)
+    params = rng.standard_normal(net.n_params)
+    blocks = net.layout.unpack(params)
+    # Put hidden unit 2's pre-activation on sample 0 near its kink: inside a step of 1e-4.
+    blocks["b1"][2] = -blocks["W1"][2] @ X[0] + distance
+    params = net.layout.pack(blocks)
+    f = lambda p: net.loss_and_grad(p, X, y)
+    naive = gradcheck.numerical_gradient(f, params, step=1e-4)
+    b12 = net.layout.flat_index("b1", (2,))
+    assert abs(naive[b12] - f(params)[1][b12]) > 1e-3  # a fixed threshold would cry wolf here
+    report = gradcheck.check(f, params, blocks=net.layout.blocks, step=1e-4)
+    assert report.ok, str(report)
+    kink = [d for d in report.diagnoses if d.kind == "kink"]
+    # Far enough inside the step, the refinement at h/2 explains the difference as truncation;
+    # closer, the one-sided differences keep their gap: a kink.
+    assert bool(kink) == warned
+    if warned:
+        assert b12 in kink[0].indices.tolist()
+        assert "non-differentiable" in kink[0].message
+
+
+# ----- planted bugs are caught --------------------------------------------------------------------
+
+
+def test_the_questions_bug_is_caught(course_debug):
+    d = course_debug
+    params = np.r_[d["theta1"].ravel(), d["theta2"].ravel()]
+    report = gradcheck.check(
+        lambda p: question_cost_function(p, 3, 5, 3, d["X"], d["y"], 3.0),
+        params,
+        blocks={"Theta1": (5, 4), "Theta2": (3, 6)},
+    )
+    assert not report.ok
+    assert report.mismatched.tolist() == [20, 26, 32]  # Theta2[:, 0], row-major
+    fixed = gradcheck.check(
+        lambda p: question_cost_function(p, 3, 5, 3, d["X"], d["y"], 3.0, bug=False), params
+    )
+    assert fixed.ok
+
+
+def test_a_single_wrong_entry_among_100_is_found():
+    x = np.linspace(-2, 2, 100)
+
+    def f(x):
+        value, g = functions.smooth(x)
+        g = g.copy()
+        g[37] += 1e-3
+        return value, g
+
+    report = gradcheck.check(f, x)
+    assert not report.ok
+    assert report.mismatched.tolist() == [37]
+
+
+def test_complex_step_is_exact_to_round_off():
+    x = np.linspace(-1, 1, 6)
+    report = gradcheck.check(functions.smooth_complex, x, method="complex")
+    assert report.ok
+    exact = functions.smooth(x)[1]
+    assert np.max(np.abs(report.numeric - exact) / np.abs(exact)) < 1e-14
+
+
+def test_complex_step_on_a_real_only_function_is_a_clear_error():
+    with pytest.raises(TypeError, match="method='complex' needs f to accept complex input"):
+        gradcheck.check(lambda x: functions.smooth(np.real(x)), np.ones(3), method="complex")
+
+
+@pytest.mark.parametrize("method", ["forward", "central", "richardson"])
+def test_every_method_passes_a_correct_gradient_and_fails_a_wrong_one(method):
+    x = np.linspace(-1, 1, 8)
+    assert gradcheck.check(functions.smooth, x, method=method).ok
+    wrong = lambda x: (
+        functions.smooth(x)[0],
+        functions.smooth(x)[1] * np.r_[1, 1, 1, 1.01, 1, 1, 1, 1],
+    )
+    assert gradcheck.check(wrong, x, method=method).mismatched.tolist() == [3]
+
+
+def test_richardson_is_more_accurate_than_central():
+    x = np.linspace(-1, 1, 6)
+    exact = functions.smooth(x)[1]
+    central = gradcheck.check(functions.smooth, x, method="central", step=1e-2)
+    richardson = gradcheck.check(functions.smooth, x, method="richardson", step=1e-2)
+    err_c = np.max(np.abs(central.numeric - exact))
+    err_r = np.max(np.abs(richardson.numeric - exact))
+    assert err_r < err_c / 100
+
+
+def test_the_course_check_through_check_reproduces_numerical_gradient(course_debug):
+    d = course_debug
+    J = lambda p: ex4.nn_cost_function(p, 3, 5, 3, d["X"], d["y"], 3.0)
+    report = gradcheck.check(
+        J,
+        d["params"],
+        blocks={"Theta1": (5, 4), "Theta2": (3, 6)},
+        order="F",
+        method="central",
+        step=1e-4,
+    )
+    numgrad = gradcheck.numerical_gradient(J, d["params"])
+    np.testing.assert_array_equal(report.numeric, numgrad)
+    course = ex4.check_nn_gradients(3.0)
+    assert report.relative_difference == course.relative_difference
+    assert report.ok
+    np.testing.assert_array_equal(report.step, 1e-4)
+
+
+# ----- probes --------------------------------------------------------------------------------------
+
+
+def test_a_nondeterministic_cost_is_reported_first():
+    rng = np.random.default_rng(0)
+    report = gradcheck.check(
+        lambda x: (float(x @ x + 1e-6 * rng.standard_normal()), 2 * x), np.ones(4)
+    )
+    assert not report.ok
+    assert report.diagnoses[0].kind == "nondeterministic"
+    assert "not deterministic" in report.diagnoses[0].message
+
+
+def test_a_cost_that_mutates_its_input_is_reported():
+    def f(x):
+        x *= 2  # in place: x is now twice the point asked for
+        return float(x @ x) / 4, x.copy()
+
+    original = np.array([1.0, 2.0, 3.0])
+    report = gradcheck.check(f, original)
+    assert not report.ok
+    assert report.diagnoses[0].kind == "mutates_input"
+    np.testing.assert_array_equal(original, [1.0, 2.0, 3.0])  # the caller's x is untouched
+    assert report.mismatched.size == 0  # copies kept the check itself right
+
+
+def test_nan_at_x_stops_the_check():
+    with np.errstate(invalid="ignore"):
+        report = gradcheck.check(
+            lambda x: (float(np.log(x[0])), np.r_[1 / x[0], 0.0]), np.array([-1.0, 1.0])
+        )
+    assert not report.ok
+    assert report.diagnoses[0].kind == "nonfinite"
+    assert report.checked.size == 0
+
+
+def test_nan_at_a_perturbed_point_names_the_entry():
+    def f(x):  # sqrt(x1) is NaN once x1 goes below 0: x1 = 0 exactly
+        return float(np.sum(x**2) + np.sqrt(x[1])), np.r_[2 * x[0], 0.0, 2 * x[2]]
+
+    with np.errstate(invalid="ignore"):
+        report = gradcheck.check(f, np.array([1.0, 0.0, 2.0]))
+    assert not report.ok
+    nonfinite = [d for d in report.diagnoses if d.kind == "nonfinite"]
+    assert nonfinite[0].indices.tolist() == [1]
+    assert "x[1]" in nonfinite[0].message
+    assert report.checked.tolist() == [0, 2]
+
+
+def test_nan_in_the_gradient_is_reported():
+    report = gradcheck.check(lambda x: (float(x @ x), np.r_[2 * x[:2], np.nan]), np.ones(3))
+    assert not report.ok
+    assert report.diagnoses[0].kind == "nonfinite"
+    assert report.diagnoses[0].indices.tolist() == [2]
+
+
+# ----- misuse ---------------------------------------------------------------------------------------
+
+
+def test_misuse_raises_with_the_argument_named():
+    f = functions.sum_of_squares
+    with pytest.raises(ValueError, match=r"gradient must have shape \(3,\) .*got shape \(2,\)"):
+        gradcheck.check(lambda x: (1.0, np.ones(2)), np.ones(3))
+    with pytest.raises(ValueError, match=r"blocks add up to 4 entries \(A=2×2\) but x has 3"):
+        gradcheck.check(f, np.ones(3), blocks={"A": (2, 2)})
+    with pytest.raises(TypeError, match=r"x must be a float array, got dtype int64"):
+        gradcheck.check(f, np.arange(3))
+    with pytest.raises(ValueError, match="x must have at least one entry"):
+        gradcheck.check(f, np.array([]))
+    with pytest.raises(ValueError, match=r"x must be a 1-D array, got shape \(2, 2\)"):
+        gradcheck.check(f, np.ones((2, 2)))
+    with pytest.raises(ValueError, match=r"scalar cost .* shape \(3,\)"):
+        gradcheck.check(lambda x: (x, x), np.ones(3))
+    with pytest.raises(TypeError, match="f returned only a cost and no grad= was given"):
+        gradcheck.check(lambda x: float(x @ x), np.ones(3))
+    with pytest.raises(ValueError, match="method must be one of"):
+        gradcheck.check(f, np.ones(3), method="five-point")
+    with pytest.raises(ValueError, match="mode must be one of"):
+        gradcheck.check(f, np.ones(3), mode="everything")
+    with pytest.raises(ValueError, match="step must be None or a positive float"):
+        gradcheck.check(f, np.ones(3), step=-1e-4)
+    with pytest.raises(TypeError, match="grad must be callable"):
+        gradcheck.check(lambda x: 1.0, np.ones(3), grad=np.ones(3))
+
+
+def test_column_and_row_gradients_are_accepted():
+    x = np.array([1.0, 2.0, 3.0])
+    assert gradcheck.check(lambda x: (float(x @ x), (2 * x)[:, None]), x).ok
+    assert gradcheck.check(lambda x: float(x @ x), x, grad=lambda x: (2 * x)[None, :]).ok
+
+
+def test_an_exception_in_f_says_where_it_was_evaluated():
+    def f(x):
+        if x[1] > 2.0:
+            raise RuntimeError("solver diverged")
+        return float(x @ x), 2 * x
+
+    with pytest.raises(RuntimeError, match="solver diverged") as info:
+        gradcheck.check(f, np.array([1.0, 2.0, 3.0]) - np.r_[0, 1e-12, 5])
+    notes = getattr(info.value, "__notes__", [])
+    assert any("x[1]" in n for n in notes) or any("noise-probe" in n for n in notes), notes
+
+
+# ----- the report -----------------------------------------------------------------------------------
+
+
+def _buggy_report():
+    x = np.linspace(-1, 1, 10)
+
+    def f(x):
+        value, g = functions.smooth(x)
+        return value, g * np.r_[np.ones(6), 1.0, 1.0, 1.0, -1.0]
+
+    return gradcheck.check(f, x, blocks={"A": (2, 3), "b": (4,)})
+
+
+def test_str_names_entries_and_blocks():
+    text = str(_buggy_report())
+    first = text.splitlines()[0]
+    assert first.startswith("gradcheck FAIL: 1 of 10 entries wrong")
+    assert "evaluations" in first
+    assert "relative difference (Ng)" in first
+    assert "b[3]" in text
+    assert "✗" in text
+    assert "  A           2×3" in text
+    assert len(text.splitlines()) < 40  # never whole tensors
+
+
+def test_to_dict_is_json_and_matches_the_report():
+    report = _buggy_report()
+    d = json.loads(json.dumps(report.to_dict()))
+    assert d["ok"] is False
+    assert d["mismatched"] == [9]
+    assert d["evaluations"] == report.evaluations
+    assert d["worst"][0]["name"] == "b[3]"
+    assert d["worst"][0]["mismatched"] is True
+    assert [b["name"] for b in d["blocks"]] == ["A", "b"]
+    assert d["blocks"][1]["wrong"] == 1
+    assert d["diagnoses"][0]["kind"] in {"sign", "localized"}
+
+
+def test_repr_html_has_the_verdict_and_the_tables():
+    page = _buggy_report()._repr_html_()
+    assert "FAIL" in page
+    assert "<table>" in page
+    assert "b[3]" in page
+
+
+def test_assert_gradient_raises_with_the_report():
+    with pytest.raises(AssertionError, match="gradcheck FAIL"):
+        gradcheck.assert_gradient(lambda x: (float(x @ x), x), np.ones(3))
+    report = gradcheck.assert_gradient(functions.sum_of_squares, np.ones(3))
+    assert report.ok
+
+
+def test_sample_mode_checks_a_seeded_subset():
+    x = np.linspace(-2, 2, 300)
+    report = gradcheck.check(functions.smooth, x, mode="sample", seed=4)
+    assert report.ok
+    assert report.checked.size == 100
+    assert report.mode == "sample"
+    again = gradcheck.check(functions.smooth, x, mode="sample", seed=4)
+    np.testing.assert_array_equal(report.checked, again.checked)
+    assert report.evaluations < 300
+
+
+@pytest.mark.parametrize("executor_type", [ThreadPoolExecutor, ProcessPoolExecutor])
+def test_an_executor_gives_the_same_numbers(executor_type):
+    x = np.linspace(-1, 1, 7)
+    serial = gradcheck.check(functions.smooth, x)
+    with executor_type(max_workers=2) as pool:
+        parallel = gradcheck.check(functions.smooth, x, executor=pool)
+    np.testing.assert_array_equal(serial.numeric, parallel.numeric)
+    assert parallel.evaluations == serial.evaluations
+
+
+def test_an_unpicklable_function_on_processes_is_a_clear_error():
+    with (
+        ProcessPoolExecutor(max_workers=1) as pool,
+        pytest.raises(TypeError, match="can be pickled"),
+    ):
+        gradcheck.check(lambda x: (float(x @ x), 2 * x), np.ones(3), executor=pool)
