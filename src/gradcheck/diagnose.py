@@ -1,7 +1,7 @@
 """Naming the bug behind a mismatch: pure functions from a comparison to ``Diagnosis`` objects.
 
 Each kind is a hypothesis "analytic = T(numeric)" for a simple T: negate; zero on a set; scale
-by c; reorder a block the other way (C↔F, or transposed); add κ·x on a set. Hypotheses are tried
+by c; reorder a block the other way (C↔F, which is also a transpose); add κ·x on a set. Hypotheses are tried
 simplest first, globally and then block by block, and one is accepted only when it explains every
 mismatched entry within the error model (and, for the block-wide ones, agrees with every checked
 entry of its scope). What no hypothesis explains is reported as ``localized``.
@@ -279,53 +279,34 @@ def _layout(c: Comparison, scope: np.ndarray, block: str | None) -> Diagnosis | 
     )
     order = c.layout.order
     other = "F" if order == "C" else "C"
-    for variant, reorder in (("order", _reorder_other), ("transpose", _reorder_transposed)):
-        fixed = c.analytic.copy()
-        touched = []
-        for name in names:
-            shape = c.layout.blocks[name]
-            if len(shape) != 2 or min(shape) < 2:
-                continue
-            s = c.layout.slice(name)
-            fixed[s] = reorder(c.analytic[s], shape, order)
-            touched.append(name)
-        if not touched or not np.all(
-            np.isin(mism, np.concatenate([c.layout.indices(b) for b in touched]))
-        ):
+    # Unrolling a matrix in the other order is the same as unrolling its transpose in this one,
+    # so one test covers both mistakes.
+    fixed = c.analytic.copy()
+    touched = []
+    for name in names:
+        shape = c.layout.blocks[name]
+        if len(shape) != 2 or min(shape) < 2:
             continue
-        if not c.fits(scope, c.numeric[scope], analytic=fixed):
-            continue
-        where = ", ".join(touched)
-        if variant == "order":
-            message = (
-                f"{where}: your gradient matches the numerical one once reordered — it is "
-                f"unrolled in {other} order ({'column' if other == 'F' else 'row'}-major) while the "
-                f"parameters are in {order} order. Unroll the gradient like the parameters "
-                f"(ravel(order='{order}')), or, if your parameters really are {other}-ordered, "
-                f"check with order='{other}'."
-            )
-        else:
-            message = (
-                f"{where}: your gradient is the transpose of the right one: it was built with "
-                f"shape (columns, rows) and unrolled as if it were (rows, columns). Transpose "
-                "it (.T) before unrolling."
-            )
-        return Diagnosis(
-            "layout",
-            message,
-            block=block if block is not None else (touched[0] if len(touched) == 1 else None),
-            indices=mism,
-        )
-    return None
-
-
-def _reorder_other(flat: np.ndarray, shape: tuple[int, ...], order: str) -> np.ndarray:
-    other = "F" if order == "C" else "C"
-    return flat.reshape(shape, order=other).ravel(order=order)
-
-
-def _reorder_transposed(flat: np.ndarray, shape: tuple[int, ...], order: str) -> np.ndarray:
-    return flat.reshape(shape[::-1], order=order).T.ravel(order=order)
+        s = c.layout.slice(name)
+        fixed[s] = c.analytic[s].reshape(shape, order=other).ravel(order=order)
+        touched.append(name)
+    if not touched:
+        return None
+    inside = np.isin(mism, np.concatenate([c.layout.indices(b) for b in touched]))
+    if not np.all(inside) or not c.fits(scope, c.numeric[scope], analytic=fixed):
+        return None
+    where = ", ".join(touched)
+    major = "column" if other == "F" else "row"
+    return Diagnosis(
+        "layout",
+        f"{where}: your gradient matches the numerical one once reordered — it is unrolled in "
+        f"{other} order ({major}-major) while the parameters are in {order} order (or, the same "
+        f"thing, it is the transpose of the right matrix). Unroll the gradient like the "
+        f"parameters (ravel(order='{order}'), or transpose it first), or, if your parameters "
+        f"really are {other}-ordered, check with order='{other}'.",
+        block=block if block is not None else (touched[0] if len(touched) == 1 else None),
+        indices=mism,
+    )
 
 
 def _regularization(c: Comparison) -> Diagnosis | None:
