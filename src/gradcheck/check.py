@@ -11,7 +11,7 @@ import numpy as np
 
 from . import diagnose as _diagnose
 from .differences import EPS, METHODS, choose_steps, estimate
-from .evaluate import Evaluator, as_scalar
+from .evaluate import Evaluator, as_scalar, explicit_points
 from .layout import Layout
 from .noise import noise_floor, noise_from_values, noise_points
 from .report import Diagnosis, Report
@@ -132,7 +132,7 @@ def check(
         )
 
     describe = layout.name if layout is not None else (lambda i: f"x[{i}]")
-    ev = Evaluator(f, describe=describe, executor=executor, progress=progress)
+    ev = Evaluator(f, executor=executor, progress=progress)
     rng = np.random.default_rng(seed)
     notes = [x_note] if x_note else []
 
@@ -166,7 +166,7 @@ def check(
         eps_f = noise_floor(f0)
         detected = None
     else:
-        line = ev.costs(noise_points(x, rng), ["on the noise-probe line"] * 8)
+        line = ev.costs(explicit_points(x, noise_points(x, rng), "on the noise-probe line"))
         values = np.concatenate([[f0], np.real(line)])
         detected = noise_from_values(values) if np.all(np.isfinite(values)) else None
         eps_f = max(noise_floor(f0), detected or 0.0)
@@ -199,7 +199,7 @@ def check(
         (100 * (np.finfo(np.float32).eps if low else EPS) * amax) if atol is None else float(atol)
     )
 
-    est = estimate(ev, x, f0, idx, h_all[idx], resolved)
+    est = estimate(ev, x, f0, idx, h_all[idx], resolved, describe)
     numeric = np.full(n, np.nan)
     numeric[idx] = est.numeric
     step_used = np.full(n, np.nan)
@@ -229,7 +229,7 @@ def check(
         # Re-estimate suspicious entries at half the step: the change measures truncation error,
         # and one-sided differences at both steps reveal kinks.
         pos = np.searchsorted(idx, suspicious)
-        half = estimate(ev, x, f0, suspicious, est.step[pos] / 2, resolved)
+        half = estimate(ev, x, f0, suspicious, est.step[pos] / 2, resolved, describe)
         factor = 4 / 3 if resolved == "central" else 2.0
         trunc = factor * np.abs(est.numeric[pos] - half.numeric)
         error[suspicious] = eps_f * est.roundoff[pos] + trunc
@@ -295,6 +295,7 @@ def check(
         atol=atol,
         safety=SAFETY,
         notes=notes,
+        seconds_in_f=ev.seconds_in_f,
     )
 
 

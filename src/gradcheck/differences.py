@@ -12,22 +12,23 @@ from typing import Any
 
 import numpy as np
 
-from .evaluate import Evaluator, as_scalar, split_output
+from .evaluate import Evaluator, Points, as_scalar, split_output
 
 METHODS = ("auto", "forward", "central", "complex", "richardson")
 COMPLEX_STEP = 1e-20
 EPS = float(np.finfo(float).eps)
 
 
-def _points(x: np.ndarray, idx: np.ndarray, h: np.ndarray) -> list[np.ndarray]:
-    """``x + h[k]·e_idx[k]`` for each k (h may be complex)."""
-    dtype = np.result_type(x, h)
-    out = []
-    for i, hi in zip(idx, h, strict=True):
-        p = x.astype(dtype, copy=True)
-        p[i] = x[i] + hi
-        out.append(p)
-    return out
+def coordinate_points(
+    x: np.ndarray, idx: np.ndarray, h: np.ndarray, describe: Callable[[int], str], label: str
+) -> Points:
+    """``x + h[k]·e_idx[k]`` for each k (h may be complex, for the complex step)."""
+    return Points(
+        x,
+        idx.size,
+        lambda k: (idx[k], x[idx[k]] + h[k]),
+        lambda k: f"at x {label} {h[k]:.3g} at entry {describe(idx[k])}",
+    )
 
 
 def numerical_gradient(
@@ -124,18 +125,19 @@ class Estimate:
 
 
 def estimate(
-    ev: Evaluator, x: np.ndarray, f0: float, idx: np.ndarray, h: np.ndarray, method: str
+    ev: Evaluator,
+    x: np.ndarray,
+    f0: float,
+    idx: np.ndarray,
+    h: np.ndarray,
+    method: str,
+    describe: Callable[[int], str] = str,
 ) -> Estimate:
     """Estimate the derivative on entries ``idx`` with steps ``h`` by ``method``."""
-    describe = ev.describe
     nan = np.full(idx.shape, np.nan)
     zero = np.zeros(idx.shape)
     if method == "complex":
-        wheres = [
-            f"at x + {hi:.3g}i at entry {describe(i)} (complex step)"
-            for i, hi in zip(idx, h, strict=True)
-        ]
-        vals = ev.costs(_points(x, idx, 1j * h), wheres)
+        vals = ev.costs(coordinate_points(x, idx, 1j * h, describe, "+ i·"))
         if not np.iscomplexobj(vals) or not np.any(np.imag(vals)):
             raise TypeError(
                 "method='complex' needs f to accept complex input and carry the imaginary part "
@@ -143,19 +145,15 @@ def estimate(
                 "costs at complex points. Use method='central' instead."
             )
         return Estimate(idx, h, np.imag(vals) / h, zero, zero, np.real(vals), nan)
-    plus = ev.costs(_points(x, idx, h), _wheres(describe, idx, h, "+"))
+    plus = ev.costs(coordinate_points(x, idx, h, describe, "+"))
     if method == "forward":
         return Estimate(idx, h, (plus - f0) / h, 2.0 / h, zero, plus, nan)
-    minus = ev.costs(_points(x, idx, -h), _wheres(describe, idx, h, "-"))
+    minus = ev.costs(coordinate_points(x, idx, -h, describe, "-"))
     central = (plus - minus) / (2 * h)
     if method == "central":
         return Estimate(idx, h, central, 1.0 / h, zero, plus, minus)
     # Richardson: combine steps h and h/2 to cancel the h² term; the difference between the two
     # central estimates measures the remaining error.
-    half = estimate(ev, x, f0, idx, h / 2, "central")
+    half = estimate(ev, x, f0, idx, h / 2, "central", describe)
     extrapolated = (4 * half.numeric - central) / 3
     return Estimate(idx, h, extrapolated, 3.0 / h, np.abs(half.numeric - central) / 3, plus, minus)
-
-
-def _wheres(describe: Callable[[int], str], idx: np.ndarray, h: np.ndarray, sign: str) -> list[str]:
-    return [f"at x {sign} {hi:.3g} at entry {describe(i)}" for i, hi in zip(idx, h, strict=True)]

@@ -1,21 +1,29 @@
 """Every call of the user's function goes through here.
 
-The evaluator copies each point before handing it to ``f`` (so that ``f`` can never corrupt the
+The evaluator hands ``f`` a private copy of each point (so that ``f`` can never corrupt the
 check), notices when ``f`` modifies its argument, counts calls, turns the return value into a
-cost, and adds a note to any exception ``f`` raises saying where it was being evaluated.
-Points can be evaluated serially or on any ``concurrent.futures.Executor``.
+cost, and adds a note to any exception ``f`` raises saying where it was being evaluated. Points
+are evaluated serially, in batches (``vectorized=True``), or on any
+``concurrent.futures.Executor``; finished evaluations can be saved to a checkpoint file and
+reused, and Ctrl-C stops the work and keeps what was done.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import sys
 import time
-from collections.abc import Callable, Sequence
-from concurrent.futures import Executor
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+BATCH = 64  # points per call of a vectorized f, and in flight per executor
 
 
 def split_output(out: Any) -> tuple[Any, Any]:
@@ -45,11 +53,57 @@ def as_scalar(cost: Any) -> complex | float:
     return float(value)
 
 
+@dataclass(frozen=True)
+class Points:
+    """``count`` points, each ``x`` with the entries ``change(k)[0]`` set to ``change(k)[1]``.
+
+    Iterating yields one reused buffer, valid until the next item: only what is handed to ``f``
+    is copied, so a check of n entries never holds n points in memory.
+    """
+
+    x: np.ndarray
+    count: int
+    change: Callable[[int], tuple[Any, np.ndarray]]
+    where: Callable[[int], str]
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        if self.count == 0:
+            return
+        first = self.change(0)
+        buffer = self.x.astype(np.result_type(self.x, first[1]), copy=True)
+        for k in range(self.count):
+            idx, values = first if k == 0 else self.change(k)
+            buffer[idx] = values
+            yield buffer
+            buffer[idx] = self.x[idx]
+
+
+def explicit_points(x: np.ndarray, points: list[np.ndarray], where: str) -> Points:
+    """Points given in full (a few of them: the noise probe's line, say)."""
+    everything = slice(None)
+    return Points(x, len(points), lambda k: (everything, points[k]), lambda k: where)
+
+
 def _call(f: Callable[[np.ndarray], Any], point: np.ndarray) -> tuple[Any, bool]:
     # Module-level so that process pools can pickle it.
     arg = point.copy()
     out = f(arg)
+    if np.array_equal(arg, point):
+        return out, False
     return out, not np.array_equal(arg, point, equal_nan=True)
+
+
+def _call_vectorized(f: Callable[[np.ndarray], Any], batch: np.ndarray) -> tuple[Any, bool]:
+    arg = batch.copy()
+    out = f(arg)
+    return out, not np.array_equal(arg, batch, equal_nan=True)
+
+
+def _key(point: np.ndarray) -> str:
+    return hashlib.sha1(np.ascontiguousarray(point).view(np.uint8)).hexdigest()
 
 
 @dataclass
@@ -57,19 +111,39 @@ class Evaluator:
     """Calls ``f`` on copies of points, counting calls and watching for mutation."""
 
     f: Callable[[np.ndarray], Any]
-    describe: Callable[[int], str] = str
     executor: Executor | None = None
     progress: bool | None = None
+    vectorized: bool = False
+    checkpoint: str | Path | None = None
     calls: int = 0
+    reused: int = 0
     mutated_at: str | None = None
+    interrupted: bool = False
     seconds_in_f: float = 0.0
     _dtypes: set[str] = field(default_factory=set)
+    _cache: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.checkpoint is not None:
+            path = Path(self.checkpoint)
+            if path.exists():
+                for line in path.read_text().splitlines():
+                    if line.strip():
+                        record = json.loads(line)
+                        value = record["cost"]
+                        self._cache[record["key"]] = (
+                            complex(*value) if isinstance(value, list) else value
+                        )
 
     def __call__(self, point: np.ndarray, where: str = "at x") -> tuple[Any, Any]:
         """Evaluate at one point; returns ``(cost, grad_or_None)`` as ``f`` gave them."""
         t0 = time.perf_counter()
         try:
-            out, mutated = _call(self.f, point)
+            if self.vectorized:
+                out, mutated = _call_vectorized(self.f, point[None, :])
+                out = (np.asarray(out).reshape(-1)[0], None)
+            else:
+                out, mutated = _call(self.f, point)
         except Exception as exc:
             exc.add_note(f"gradcheck: raised while evaluating f {where}.")
             raise
@@ -82,29 +156,148 @@ class Evaluator:
         if mutated and self.mutated_at is None:
             self.mutated_at = where
         cost, grad = split_output(out)
-        self._dtypes.add(str(np.asarray(cost).dtype))
+        self._dtypes.add(np.asarray(cost).dtype.name)
         return cost, grad
 
-    def costs(self, points: Sequence[np.ndarray], wheres: Sequence[str]) -> np.ndarray:
-        """Costs at many points, in order (complex where ``f`` returned complex)."""
-        values: list[complex | float] = []
+    def costs(self, points: Points) -> np.ndarray:
+        """Costs at every point, in order (complex where ``f`` returned complex).
+
+        After a Ctrl-C the remaining costs are NaN and ``interrupted`` is True.
+        """
+        values = np.full(len(points), np.nan, dtype=complex)
+        done = np.zeros(len(points), dtype=bool)
         bar = self._progress_bar(len(points))
+        # Closed in the finally below; a with-block would not cover the None case.
+        log = Path(self.checkpoint).open("a") if self.checkpoint is not None else None  # noqa: SIM115
         try:
-            if self.executor is None:
-                for point, where in zip(points, wheres, strict=True):
-                    values.append(as_scalar(self(point, where)[0]))
-                    if bar is not None:
-                        bar[0].advance(bar[1])
+            todo = self._from_checkpoint(points, values, done)
+            if self.executor is not None:
+                self._on_executor(points, todo, values, done, bar, log)
+            elif self.vectorized:
+                self._batched(points, todo, values, done, bar, log)
             else:
-                values = self._costs_on_executor(points, wheres, bar)
+                self._serial(points, todo, values, done, bar, log)
+        except KeyboardInterrupt:
+            self.interrupted = True
         finally:
             if bar is not None:
                 bar[0].stop()
-        return np.array(values)
+            if log is not None:
+                log.close()
+        if not np.any(np.imag(values[done])):
+            return np.real(values)
+        return values
 
-    def _costs_on_executor(
-        self, points: Sequence[np.ndarray], wheres: Sequence[str], bar: Any
-    ) -> list:
+    def _from_checkpoint(self, points: Points, values: np.ndarray, done: np.ndarray) -> list[int]:
+        if not self._cache:
+            return list(range(len(points)))
+        todo = []
+        for k, p in enumerate(points):
+            hit = self._cache.get(_key(p))
+            if hit is None:
+                todo.append(k)
+            else:
+                values[k], done[k] = hit, True
+                self.reused += 1
+        return todo
+
+    def _store(
+        self,
+        k: int,
+        point: np.ndarray,
+        cost: Any,
+        values: np.ndarray,
+        done: np.ndarray,
+        bar: Any,
+        log: Any,
+    ) -> None:
+        values[k], done[k] = as_scalar(cost), True
+        if log is not None:
+            v = values[k]
+            log.write(
+                json.dumps({"key": _key(point), "cost": [v.real, v.imag] if v.imag else v.real})
+                + "\n"
+            )
+            log.flush()
+        if bar is not None:
+            bar[0].advance(bar[1])
+
+    def _serial(
+        self,
+        points: Points,
+        todo: list[int],
+        values: np.ndarray,
+        done: np.ndarray,
+        bar: Any,
+        log: Any,
+    ) -> None:
+        wanted = set(todo)
+        for k, p in enumerate(points):
+            if k in wanted:
+                cost, _ = self(p, points.where(k))
+                self._store(k, p, cost, values, done, bar, log)
+
+    def _batched(
+        self,
+        points: Points,
+        todo: list[int],
+        values: np.ndarray,
+        done: np.ndarray,
+        bar: Any,
+        log: Any,
+    ) -> None:
+        wanted = set(todo)
+        batch: list[tuple[int, np.ndarray]] = []
+        for k, p in enumerate(points):
+            if k in wanted:
+                batch.append((k, p.copy()))
+            if len(batch) == BATCH or (batch and k == len(points) - 1):
+                self._run_batch(points, batch, values, done, bar, log)
+                batch = []
+
+    def _run_batch(
+        self,
+        points: Points,
+        batch: list[tuple[int, np.ndarray]],
+        values: np.ndarray,
+        done: np.ndarray,
+        bar: Any,
+        log: Any,
+    ) -> None:
+        stack = np.stack([p for _, p in batch])
+        t0 = time.perf_counter()
+        try:
+            out, mutated = _call_vectorized(self.f, stack)
+        except Exception as exc:
+            exc.add_note(
+                f"gradcheck: raised while evaluating f on a batch of {len(batch)} points, "
+                f"the first {points.where(batch[0][0])}."
+            )
+            raise
+        finally:
+            self.seconds_in_f += time.perf_counter() - t0
+            self.calls += len(batch)
+        costs = np.asarray(out).reshape(-1)
+        if costs.size != len(batch):
+            raise ValueError(
+                f"vectorized=True: f must return one cost per row of its (k, n) input; given "
+                f"k = {len(batch)} points it returned shape {np.shape(out)}."
+            )
+        if mutated and self.mutated_at is None:
+            self.mutated_at = f"on a batch starting {points.where(batch[0][0])}"
+        self._dtypes.add(costs.dtype.name)
+        for (k, p), cost in zip(batch, costs, strict=True):
+            self._store(k, p, cost, values, done, bar, log)
+
+    def _on_executor(
+        self,
+        points: Points,
+        todo: list[int],
+        values: np.ndarray,
+        done: np.ndarray,
+        bar: Any,
+        log: Any,
+    ) -> None:
         import pickle
 
         try:
@@ -115,22 +308,44 @@ class Evaluator:
                 f"{exc}. Define f at module level (not a lambda or a closure), or use a "
                 "ThreadPoolExecutor."
             ) from None
+        wanted = set(todo)
+        in_flight: deque[tuple[int, np.ndarray, Future]] = deque()
         t0 = time.perf_counter()
-        futures = [self.executor.submit(_call, self.f, p) for p in points]  # type: ignore[union-attr]
-        values = []
-        for fut, where in zip(futures, wheres, strict=True):
-            try:
-                out, mutated = fut.result()
-            except Exception as exc:
-                exc.add_note(f"gradcheck: raised while evaluating f {where}.")
-                raise
-            finally:
-                self.calls += 1
-            values.append(as_scalar(self._record(out, mutated, where)[0]))
-            if bar is not None:
-                bar[0].advance(bar[1])
-        self.seconds_in_f += time.perf_counter() - t0
-        return values
+        try:
+            for k, p in enumerate(points):
+                if k not in wanted:
+                    continue
+                mine = p.copy()
+                in_flight.append((k, mine, self.executor.submit(_call, self.f, mine)))  # type: ignore[union-attr]
+                while len(in_flight) >= 4 * BATCH:
+                    self._collect(points, in_flight.popleft(), values, done, bar, log)
+            while in_flight:
+                self._collect(points, in_flight.popleft(), values, done, bar, log)
+        finally:
+            for _, _, fut in in_flight:
+                fut.cancel()
+            self.seconds_in_f += time.perf_counter() - t0
+
+    def _collect(
+        self,
+        points: Points,
+        item: tuple[int, np.ndarray, Future],
+        values: np.ndarray,
+        done: np.ndarray,
+        bar: Any,
+        log: Any,
+    ) -> None:
+        k, p, fut = item
+        where = points.where(k)
+        try:
+            out, mutated = fut.result()
+        except Exception as exc:
+            exc.add_note(f"gradcheck: raised while evaluating f {where}.")
+            raise
+        finally:
+            self.calls += 1
+        cost, _ = self._record(out, mutated, where)
+        self._store(k, p, cost, values, done, bar, log)
 
     def _progress_bar(self, total: int) -> Any:
         show = self.progress
@@ -138,7 +353,7 @@ class Evaluator:
             # Only on a terminal, and only when the work will take more than about 2 s.
             per_call = self.seconds_in_f / max(self.calls, 1)
             show = sys.stderr.isatty() and per_call * total > 2.0
-        if not show:
+        if not show or total == 0:
             return None
         from rich.progress import Progress
 

@@ -107,6 +107,7 @@ class Report:
     atol: float
     safety: float
     notes: list[str] = field(default_factory=list)
+    seconds_in_f: float = float("nan")
 
     # ----- naming -------------------------------------------------------------------------
     def name(self, i: int) -> str:
@@ -214,6 +215,7 @@ class Report:
             "relative_difference": _json_float(self.relative_difference),
             "evaluations": int(self.evaluations),
             "seconds": float(self.seconds),
+            "seconds_in_f": _json_float(self.seconds_in_f),
             "n": int(self.numeric.size),
             "checked": int(self.checked.size),
             "method": self.method,
