@@ -23,3 +23,27 @@ def smooth_complex(x):
     g[:-1] += 0.5 * x[1:]
     g[1:] += 0.5 * x[:-1]
     return f, np.real(g)
+
+
+def logistic_regression(n, m, seed=0, planted=(), lam=0.1):
+    """L2-regularised logistic regression on sparse random data; ``planted`` adds (index, error)."""
+    import scipy.sparse as sp
+
+    rng = np.random.default_rng(seed)
+    A = sp.random(m, n, density=min(1.0, 1000.0 / n), random_state=seed, format="csr")
+    y = rng.choice([-1.0, 1.0], m)
+
+    def f(w):
+        z = y * (A @ w)
+        value = np.sum(np.logaddexp(0, -z)) + 0.5 * lam * w @ w
+        g = A.T @ (-y * np.exp(-np.logaddexp(0, z))) + lam * w
+        for i, d in planted:
+            g[i] += d
+        return float(value), g
+
+    return f, rng.standard_normal(n) * 0.1
+
+
+def sum_of_squares_rows(X):
+    """Vectorized: one cost per row of a (k, n) array."""
+    return np.sum(np.atleast_2d(X) ** 2, axis=1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Executor
@@ -10,13 +11,16 @@ from typing import Any
 import numpy as np
 
 from . import diagnose as _diagnose
+from . import directional as _directional
 from .differences import EPS, METHODS, choose_steps, estimate
 from .evaluate import Evaluator, as_scalar, explicit_points
 from .layout import Layout
 from .noise import noise_floor, noise_from_values, noise_points
 from .report import Diagnosis, Report
 
-MODES = ("auto", "full", "sample")
+MODES = ("auto", "full", "directional", "sample")
+AUTO_FULL_SECONDS = 10.0  # mode="auto" runs the full check when it should take less than this
+DEFAULT_BUDGET = 2000  # evaluations directional mode may spend localising wrong entries
 SAFETY = 10.0
 SAMPLE_SIZE = 100
 
@@ -36,6 +40,9 @@ def check(
     seed: int = 0,
     executor: Executor | None = None,
     progress: bool | None = None,
+    vectorized: bool = False,
+    checkpoint: str | os.PathLike[str] | None = None,
+    budget: int | None = None,
 ) -> Report:
     """Check an analytic gradient against finite differences, entry by entry.
 
@@ -132,7 +139,9 @@ def check(
         )
 
     describe = layout.name if layout is not None else (lambda i: f"x[{i}]")
-    ev = Evaluator(f, executor=executor, progress=progress)
+    ev = Evaluator(
+        f, executor=executor, progress=progress, vectorized=bool(vectorized), checkpoint=checkpoint
+    )
     rng = np.random.default_rng(seed)
     notes = [x_note] if x_note else []
 
@@ -183,12 +192,11 @@ def check(
         h_all = np.full(n, float(step))
         policy = f"step {float(step):g} as given (noise ε_f = {eps_f:.2g})"
 
-    if mode == "sample" and n > SAMPLE_SIZE:
+    resolved_mode = _resolve_mode(mode, n, resolved, ev, executor)
+    if resolved_mode == "sample" and n > SAMPLE_SIZE:
         idx = np.sort(rng.choice(n, size=SAMPLE_SIZE, replace=False))
-        resolved_mode = "sample"
     else:
         idx = np.arange(n)
-        resolved_mode = "full" if mode in ("auto", "full") else mode
 
     low = ev.low_precision or computed_in_float32 or x_note is not None
     raw_dtype = _raw_dtype(grad, g0, x)
@@ -198,6 +206,32 @@ def check(
     atol = (
         (100 * (np.finfo(np.float32).eps if low else EPS) * amax) if atol is None else float(atol)
     )
+
+    common = {
+        "layout": layout,
+        "mode": resolved_mode,
+        "noise": eps_f,
+        "cost": f0,
+        "rtol": rtol,
+        "atol": atol,
+        "t_start": t_start,
+        "notes": notes,
+        "ev": ev,
+    }
+    if resolved_mode == "directional":
+        return _check_directional(
+            x,
+            f0,
+            analytic,
+            probes,
+            rng=rng,
+            rel_noise=rel_noise,
+            detected=detected,
+            low=low,
+            budget=DEFAULT_BUDGET if budget is None else int(budget),
+            method=method,
+            **common,
+        )
 
     est = estimate(ev, x, f0, idx, h_all[idx], resolved, describe)
     numeric = np.full(n, np.nan)
@@ -209,6 +243,11 @@ def check(
     if resolved == "complex":
         error[idx] = 4 * EPS * np.abs(est.numeric)
 
+    if ev.interrupted:
+        # Ctrl-C: keep what was finished; entries still missing are simply not checked.
+        done = np.isfinite(numeric[idx])
+        notes.append(f"interrupted: {int(done.sum())} of {idx.size} entries were checked.")
+        idx = idx[done]
     finite = np.isfinite(numeric[idx]) & np.isfinite(analytic[idx])
     bad_numeric = idx[~np.isfinite(numeric[idx])]
     if bad_numeric.size:
@@ -225,7 +264,7 @@ def check(
     suspicious = checked[np.abs(analytic[checked] - numeric[checked]) > tol[checked]]
 
     kinks = np.array([], dtype=np.intp)
-    if suspicious.size and resolved in ("central", "forward"):
+    if suspicious.size and resolved in ("central", "forward") and not ev.interrupted:
         # Re-estimate suspicious entries at half the step: the change measures truncation error,
         # and one-sided differences at both steps reveal kinks.
         pos = np.searchsorted(idx, suspicious)
@@ -266,36 +305,162 @@ def check(
         analytic=analytic,
         numeric=numeric,
     )
-    fails = any(d.severity == "fail" for d in diagnoses)
     a_c, n_c = analytic[checked], numeric[checked]
-    denom = np.linalg.norm(n_c + a_c)
-    rel_diff = (
-        float(np.linalg.norm(n_c - a_c) / denom) if denom > 0 else float(np.linalg.norm(n_c - a_c))
-    )
-    return Report(
-        ok=not fails and mismatched.size == 0,
-        relative_difference=rel_diff,
-        mismatched=mismatched,
-        diagnoses=diagnoses,
-        evaluations=ev.calls,
+    return _finish(
+        diagnoses,
+        mismatched,
         checked=checked,
         numeric=numeric,
         analytic=analytic,
         error=error,
         tolerance=tol,
         step=step_used,
-        layout=layout,
+        relative_difference=_ng(n_c, a_c),
         method=resolved if method != "auto" else "auto (central + Richardson refinement)",
-        mode=resolved_mode,
         step_policy=policy,
-        noise=eps_f,
-        cost=f0,
+        **common,
+    )
+
+
+def _ng(numeric: np.ndarray, analytic: np.ndarray) -> float:
+    """Ng's relative difference ``norm(n − a) / norm(n + a)``."""
+    denom = np.linalg.norm(numeric + analytic)
+    diff = np.linalg.norm(numeric - analytic)
+    return float(diff / denom) if denom > 0 else float(diff)
+
+
+def _finish(
+    diagnoses: list[Diagnosis],
+    mismatched: np.ndarray,
+    *,
+    ev: Evaluator,
+    t_start: float,
+    notes: list[str],
+    **fields: Any,
+) -> Report:
+    fails = any(d.severity == "fail" for d in diagnoses)
+    return Report(
+        ok=not fails and mismatched.size == 0 and not ev.interrupted,
+        mismatched=mismatched,
+        diagnoses=diagnoses,
+        evaluations=ev.calls,
         seconds=time.perf_counter() - t_start,
-        rtol=rtol,
-        atol=atol,
         safety=SAFETY,
         notes=notes,
         seconds_in_f=ev.seconds_in_f,
+        **fields,
+    )
+
+
+def _resolve_mode(mode: str, n: int, method: str, ev: Evaluator, executor: Executor | None) -> str:
+    if mode != "auto":
+        return mode
+    # Full when it is cheap: time per call so far × calls a full check needs, shared by workers.
+    per_call = ev.seconds_in_f / max(ev.calls, 1)
+    workers = getattr(executor, "_max_workers", 1) or 1
+    calls = (1 if method in ("forward", "complex") else 2) * n
+    if n <= 100 or calls * per_call / workers <= AUTO_FULL_SECONDS:
+        return "full"
+    return "directional"
+
+
+def _check_directional(
+    x: np.ndarray,
+    f0: float,
+    analytic: np.ndarray,
+    probes: list[Diagnosis],
+    *,
+    rng: np.random.Generator,
+    rel_noise: float,
+    detected: float | None,
+    low: bool,
+    budget: int,
+    method: str,
+    layout: Layout | None,
+    **common: Any,
+) -> Report:
+    ev: Evaluator = common["ev"]
+    n = x.size
+    rtol, atol, eps_f = common["rtol"], common["atol"], common["noise"]
+    notes: list[str] = common["notes"]
+    if method not in ("auto", "central"):
+        notes.append(f"directional mode uses central differences; method={method!r} was not used.")
+    result = _directional.run(
+        ev,
+        x,
+        f0,
+        analytic,
+        eps_f=eps_f,
+        rel_noise=rel_noise,
+        rtol=rtol,
+        atol=atol,
+        rng=rng,
+        budget=budget,
+        layout=layout,
+    )
+    nan = np.full(n, np.nan)
+    numeric, tol = nan.copy(), nan.copy()
+    mismatched = result.mismatched
+    numeric[mismatched] = result.estimates
+    tol[mismatched] = result.entry_tolerance
+    diagnoses = list(probes)
+    if result.hypothesis is not None:
+        diagnoses.append(result.hypothesis)
+        mismatched = result.hypothesis.indices
+    elif mismatched.size:
+        # Entries not localised passed every test: use analytic for them when naming the pattern.
+        filled = analytic.copy()
+        filled[mismatched] = result.estimates
+        filled_tol = rtol * np.abs(analytic) + atol
+        filled_tol[mismatched] = result.entry_tolerance
+        diagnoses += _diagnose.explain(
+            analytic=analytic,
+            numeric=filled,
+            tolerance=filled_tol,
+            checked=np.arange(n),
+            mismatched=mismatched,
+            layout=layout,
+            x=x,
+            rtol=rtol,
+        )
+    if not result.complete:
+        notes.append(
+            f"localisation stopped at the evaluation budget ({budget}); more wrong entries may "
+            "remain. Pass budget= to allow more."
+        )
+    diagnoses += _diagnose.warnings(
+        kinks=np.array([], dtype=np.intp),
+        layout=layout,
+        eps_f=eps_f,
+        detected=detected,
+        f0=f0,
+        low_precision=low,
+        analytic=analytic,
+        numeric=numeric,
+    )
+    verdict_failed = bool(np.any(np.abs(result.numeric - result.analytic) > result.tolerance))
+    if verdict_failed and not mismatched.size and result.hypothesis is None:
+        diagnoses.append(
+            Diagnosis(
+                "localized",
+                "the directional test failed but no single entry could be isolated: the errors are "
+                "spread thinly over many entries. Run mode='full' to see every entry.",
+            )
+        )
+    return _finish(
+        diagnoses,
+        mismatched if mismatched.size or not verdict_failed else np.array([], np.intp),
+        checked=result.mismatched,
+        numeric=numeric,
+        analytic=analytic,
+        error=nan.copy(),
+        tolerance=tol,
+        step=nan.copy(),
+        relative_difference=_ng(result.numeric, result.analytic),
+        method=f"central differences along {_directional.DIRECTIONS} random directions",
+        step_policy=f"step (ε_f/|f|)^(1/3) along each direction (noise ε_f = {eps_f:.2g})",
+        layout=layout,
+        **{k: v for k, v in common.items() if k != "layout"},
     )
 
 

@@ -200,15 +200,16 @@ def _sign(c: Comparison, scope: np.ndarray, block: str | None) -> Diagnosis | No
         return None
     if not c.fits(scope, -c.numeric[scope]):
         return None
-    where = block if block is not None else "everywhere"
     return Diagnosis(
-        "sign",
-        f"{_scope_name(c, block)}: your gradient has the opposite sign of the numerical one "
-        f"(analytic ≈ −numeric {where}). Look for a flipped sign: h − y written as y − h, "
-        "a gradient of −J, or a subtraction the wrong way round.",
-        block=block,
-        indices=mism,
-        factor=-1.0,
+        "sign", _sign_message(_scope_name(c, block)), block=block, indices=mism, factor=-1.0
+    )
+
+
+def _sign_message(scope: str) -> str:
+    return (
+        f"{scope}: your gradient has the opposite sign of the numerical one (analytic ≈ "
+        "−numeric). Look for a flipped sign: h − y written as y − h, a gradient of −J, or a "
+        "subtraction the wrong way round."
     )
 
 
@@ -232,38 +233,47 @@ def _scale(c: Comparison, scope: np.ndarray, block: str | None) -> Diagnosis | N
     mism = _in_scope(c, scope)
     if mism.size < 2 or (mism.size != c.mismatched.size and block is None):
         return None
-    a, n = c.analytic[scope], c.numeric[scope]
-    nn = float(n @ n)
-    if nn == 0:
-        return None
-    factor = float(a @ n) / nn
-    if abs(factor) < 1e-3 or abs(abs(factor) - 1) < 1e-3 or (factor < 0 and abs(factor + 1) < 0.05):
-        return None
-    if not c.fits(scope, factor * n, scale=factor):
+    n = c.numeric[scope]
+    factor = _scale_factor(c.analytic[scope], n)
+    if factor is None or not c.fits(scope, factor * n, scale=factor):
         return None
     return Diagnosis(
         "scale",
-        f"{_scope_name(c, block)}: your gradient is {factor:.6g} × the numerical one. "
-        + _scale_hint(factor),
+        _scale_message(_scope_name(c, block), factor),
         block=block,
         indices=mism,
         factor=factor,
     )
 
 
-def _scale_hint(factor: float) -> str:
+def _scale_factor(a: np.ndarray, n: np.ndarray) -> float | None:
+    """Least-squares c in a ≈ c·n, or None when c is 0, ±1 or undefined (other hypotheses)."""
+    nn = float(n @ n)
+    if nn == 0:
+        return None
+    factor = float(a @ n) / nn
+    if abs(factor) < 1e-3 or abs(abs(factor) - 1) < 1e-3 or (factor < 0 and abs(factor + 1) < 0.05):
+        return None
+    return factor
+
+
+def _scale_message(scope: str, factor: float) -> str:
     mag = abs(factor)
+    intro = f"{scope}: your gradient is {factor:.6g} × the numerical one. "
     if mag > 1 and abs(mag - round(mag)) < 1e-3 * mag:
-        return (
+        return intro + (
             f"A whole factor of {round(mag)} usually is a missing division: by m, the number "
             "of examples (1/m), or by a batch size."
         )
     if mag < 1 and abs(1 / mag - round(1 / mag)) < 1e-3 / mag:
-        return (
+        return intro + (
             f"It is {round(1 / mag)} times too small: a division applied twice (1/m in both the "
             "delta and the sum?) or a stray factor 1/2."
         )
-    return "A constant factor: look for a missing or extra multiplier (a learning rate, λ, 1/m)."
+    return (
+        intro
+        + "A constant factor: look for a missing or extra multiplier (a learning rate, λ, 1/m)."
+    )
 
 
 def _layout(c: Comparison, scope: np.ndarray, block: str | None) -> Diagnosis | None:
@@ -277,36 +287,90 @@ def _layout(c: Comparison, scope: np.ndarray, block: str | None) -> Diagnosis | 
         if block is not None
         else [b for b in c.layout.names if len(c.layout.blocks[b]) == 2]
     )
-    order = c.layout.order
-    other = "F" if order == "C" else "C"
-    # Unrolling a matrix in the other order is the same as unrolling its transpose in this one,
-    # so one test covers both mistakes.
-    fixed = c.analytic.copy()
-    touched = []
-    for name in names:
-        shape = c.layout.blocks[name]
-        if len(shape) != 2 or min(shape) < 2:
-            continue
-        s = c.layout.slice(name)
-        fixed[s] = c.analytic[s].reshape(shape, order=other).ravel(order=order)
-        touched.append(name)
+    fixed, touched = _reordered(c.analytic, c.layout, names)
     if not touched:
         return None
     inside = np.isin(mism, np.concatenate([c.layout.indices(b) for b in touched]))
     if not np.all(inside) or not c.fits(scope, c.numeric[scope], analytic=fixed):
         return None
-    where = ", ".join(touched)
-    major = "column" if other == "F" else "row"
     return Diagnosis(
         "layout",
-        f"{where}: your gradient matches the numerical one once reordered — it is unrolled in "
-        f"{other} order ({major}-major) while the parameters are in {order} order (or, the same "
-        f"thing, it is the transpose of the right matrix). Unroll the gradient like the "
-        f"parameters (ravel(order='{order}'), or transpose it first), or, if your parameters "
-        f"really are {other}-ordered, check with order='{other}'.",
+        _layout_message(touched, c.layout.order),
         block=block if block is not None else (touched[0] if len(touched) == 1 else None),
         indices=mism,
     )
+
+
+def _reordered(
+    analytic: np.ndarray, layout: Layout, names: list[str]
+) -> tuple[np.ndarray, list[str]]:
+    """The gradient with each named 2-D block read back in the other order.
+
+    Unrolling a matrix in the other order is the same as unrolling its transpose in this one,
+    so one test covers both mistakes.
+    """
+    other = "F" if layout.order == "C" else "C"
+    fixed = analytic.copy()
+    touched = []
+    for name in names:
+        shape = layout.blocks[name]
+        if len(shape) != 2 or min(shape) < 2:
+            continue
+        s = layout.slice(name)
+        fixed[s] = analytic[s].reshape(shape, order=other).ravel(order=layout.order)
+        touched.append(name)
+    return fixed, touched
+
+
+def _layout_message(touched: list[str], order: str) -> str:
+    other = "F" if order == "C" else "C"
+    major = "column" if other == "F" else "row"
+    return (
+        f"{', '.join(touched)}: your gradient matches the numerical one once reordered — it is "
+        f"unrolled in {other} order ({major}-major) while the parameters are in {order} order (or, "
+        f"the same thing, it is the transpose of the right matrix). Unroll the gradient like the "
+        f"parameters (ravel(order='{order}'), or transpose it first), or, if your parameters "
+        f"really are {other}-ordered, check with order='{other}'."
+    )
+
+
+def explain_directions(
+    numeric: np.ndarray,
+    analytic_d: np.ndarray,
+    tolerance: np.ndarray,
+    directions: np.ndarray,
+    analytic: np.ndarray,
+    layout: Layout | None,
+) -> Diagnosis | None:
+    """Sign, scale or layout errors over the whole gradient, judged from directional differences.
+
+    ``numeric[k] ≈ ∇f·v_k``, ``analytic_d[k] = analytic·v_k``. Each hypothesis predicts the
+    analytic side from the numeric one and must hold for every direction.
+    """
+    slack = SLACK * tolerance
+    everywhere = "every block" if layout is not None and len(layout.names) > 1 else "all entries"
+    nonzero = np.flatnonzero(analytic)
+    if np.all(np.abs(analytic_d + numeric) <= slack):
+        return Diagnosis("sign", _sign_message(everywhere), indices=nonzero, factor=-1.0)
+    factor = _scale_factor(analytic_d, numeric)
+    if factor is not None and np.all(
+        np.abs(analytic_d - factor * numeric) <= slack * max(1.0, abs(factor))
+    ):
+        return Diagnosis(
+            "scale", _scale_message(everywhere, factor), indices=nonzero, factor=factor
+        )
+    if layout is not None:
+        names = [b for b in layout.names if len(layout.blocks[b]) == 2]
+        fixed, touched = _reordered(analytic, layout, names)
+        if touched and np.all(np.abs(directions @ fixed - numeric) <= slack):
+            changed = np.flatnonzero(fixed != analytic)
+            return Diagnosis(
+                "layout",
+                _layout_message(touched, layout.order),
+                block=touched[0] if len(touched) == 1 else None,
+                indices=changed,
+            )
+    return None
 
 
 def _regularization(c: Comparison) -> Diagnosis | None:

@@ -355,9 +355,10 @@ class Evaluator:
             show = sys.stderr.isatty() and per_call * total > 2.0
         if not show or total == 0:
             return None
+        from rich.console import Console
         from rich.progress import Progress
 
-        progress = Progress(transient=True)
+        progress = Progress(console=Console(stderr=True), transient=True)
         task = progress.add_task("gradcheck: evaluating f", total=total)
         progress.start()
         return progress, task

@@ -159,16 +159,24 @@ class Report:
     def summary(self) -> str:
         """The one-line verdict."""
         verdict = "PASS" if self.ok else "FAIL"
-        wrong = (
-            f"{self.mismatched.size} of {self.checked.size} entries wrong"
-            if self.mismatched.size
-            else f"all {self.checked.size} entries checked agree"
-        )
+        n = self.numeric.size
+        wrong = self.mismatched.size
+        if self.mode == "directional":
+            found = (
+                f"{wrong} wrong entr{'y' if wrong == 1 else 'ies'} localised among {n}"
+                if wrong
+                else f"all {n} entries agree along every direction"
+            )
+        elif wrong:
+            found = f"{wrong} of {self.checked.size} entries wrong"
+        else:
+            found = f"all {self.checked.size} entries checked agree"
         warnings = [d.kind for d in self.diagnoses if d.severity == "warning"]
         extra = f"; warnings: {', '.join(warnings)}" if warnings else ""
+        method = self.method if "differences" in self.method else f"{self.method} differences"
         return (
-            f"gradcheck {verdict}: {wrong}; relative difference (Ng) {_fmt(self.relative_difference)}; "
-            f"{self.evaluations} evaluations in {self.seconds:.2f} s; {self.method} differences, "
+            f"gradcheck {verdict}: {found}; relative difference (Ng) {_fmt(self.relative_difference)}; "
+            f"{self.evaluations} evaluations in {self.seconds:.2f} s; {method}, "
             f"{self.step_policy}; {self.mode} mode{extra}"
         )
 

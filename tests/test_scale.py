@@ -1,0 +1,181 @@
+"""Directional mode, group-testing localisation, auto mode, executors, batches, checkpoints, Ctrl-C."""
+
+import time
+
+import numpy as np
+import pytest
+
+import gradcheck
+from gradcheck import ex4
+from gradcheck.directional import random_direction
+
+from . import functions
+
+
+def test_a_correct_100k_gradient_passes_in_at_most_50_evaluations():
+    f, w = functions.logistic_regression(100_000, 200)
+    report = gradcheck.check(f, w, mode="directional")
+    assert report.ok, str(report)
+    assert report.evaluations <= 50
+    assert report.mode == "directional"
+
+
+def test_three_wrong_entries_among_100k_are_localised_exactly():
+    planted = ((17, 0.5), (50_000, -1.0), (99_998, 2e-3))
+    f, w = functions.logistic_regression(100_000, 200, planted=planted)
+    report = gradcheck.check(f, w, mode="directional")
+    assert not report.ok
+    assert report.mismatched.tolist() == [17, 50_000, 99_998]
+    assert report.evaluations <= 1000
+    # the numeric derivative at each localised entry is estimated too
+    exact = functions.logistic_regression(100_000, 200)[0](w)[1]
+    np.testing.assert_allclose(
+        report.numeric[report.mismatched], exact[report.mismatched], rtol=1e-4, atol=1e-7
+    )
+
+
+def test_one_wrong_entry_among_a_million_in_at_most_200_evaluations():
+    f, w = functions.logistic_regression(1_000_000, 50, planted=((654_321, 0.25),))
+    report = gradcheck.check(f, w, mode="directional")
+    assert report.mismatched.tolist() == [654_321]
+    assert report.evaluations <= 200
+    assert "1 wrong entry localised among 1000000" in report.summary()
+
+
+def test_a_sign_error_everywhere_is_diagnosed_without_localising_every_entry():
+    f, w = functions.logistic_regression(50_000, 100)
+    report = gradcheck.check(lambda v: (f(v)[0], -f(v)[1]), w, mode="directional")
+    assert report.diagnoses[0].kind == "sign"
+    assert report.evaluations <= 60
+
+
+def test_a_missing_one_over_m_is_diagnosed_directionally():
+    f, w = functions.logistic_regression(20_000, 100)
+    report = gradcheck.check(lambda v: (f(v)[0], 100 * f(v)[1]), w, mode="directional")
+    d = report.diagnoses[0]
+    assert d.kind == "scale"
+    assert d.factor == pytest.approx(100, rel=1e-6)
+
+
+def test_the_questions_bug_on_the_full_size_network_in_directional_mode(weights_path):
+    theta1, theta2 = ex4.load_weights(weights_path)
+    rng = np.random.default_rng(0)
+    X, y = rng.random((30, 400)), rng.integers(1, 11, 30)
+
+    def cost(p):  # the course's port, with Theta2's bias column regularised in the cost only
+        J, g = ex4.nn_cost_function(p, 400, 25, 10, X, y, 1.0)
+        return J + 1.0 / 30 * np.sum(p[25 * 401 : 25 * 401 + 10] ** 2), g
+
+    report = gradcheck.check(
+        cost,
+        ex4.unroll(theta1, theta2),
+        blocks={"Theta1": (25, 401), "Theta2": (10, 26)},
+        order="F",
+        mode="directional",
+    )
+    assert report.mismatched.tolist() == list(range(10025, 10035))
+    d = report.diagnoses[0]
+    assert (d.kind, d.block) == ("regularization", "Theta2")
+    assert d.factor == pytest.approx(2 / 30, rel=1e-4)
+    assert report.evaluations < 400
+
+
+def test_random_directions_never_vanish_on_an_entry():
+    v = random_direction(np.linspace(-5, 5, 1000), np.random.default_rng(0))
+    assert np.min(np.abs(v)) >= 0.5
+
+
+def test_auto_mode_runs_full_when_cheap_and_directional_when_not():
+    assert gradcheck.check(functions.smooth, np.linspace(-1, 1, 50)).mode == "full"
+
+    def slow(x):
+        time.sleep(0.001)
+        return functions.sum_of_squares(x)
+
+    # 2 × 6000 calls of ≥ 1 ms each is over the 10 s that auto mode allows a full check
+    report = gradcheck.check(slow, np.linspace(-1, 1, 6000))
+    assert report.mode == "directional"
+    assert report.ok
+    assert report.evaluations <= 50
+
+
+def test_vectorized_functions_are_evaluated_in_batches():
+    x = np.linspace(-1, 2, 150)
+    calls = []
+
+    def f(X):
+        calls.append(np.shape(X))
+        return functions.sum_of_squares_rows(X)
+
+    report = gradcheck.check(f, x, grad=lambda x: 2 * x, vectorized=True)
+    plain = gradcheck.check(
+        lambda x: float(functions.sum_of_squares_rows(x[None])[0]), x, grad=lambda x: 2 * x
+    )
+    assert report.ok
+    np.testing.assert_array_equal(report.numeric, plain.numeric)
+    assert max(s[0] for s in calls) == 64
+    assert len(calls) < report.evaluations / 10
+
+
+def test_vectorized_f_returning_the_wrong_count_is_a_clear_error():
+    with pytest.raises(ValueError, match="one cost per row"):
+        gradcheck.check(lambda X: np.zeros(1), np.ones(3), grad=lambda x: 2 * x, vectorized=True)
+
+
+def test_checkpoint_resumes_without_redoing_evaluations(tmp_path):
+    path = tmp_path / "check.jsonl"
+    calls = []
+
+    def f(x):
+        calls.append(1)
+        return functions.smooth(x)
+
+    x = np.linspace(-1, 1, 20)
+    first = gradcheck.check(f, x, checkpoint=path)
+    n_first = len(calls)
+    assert path.exists()
+    assert len(path.read_text().splitlines()) == n_first - 2  # all but the two calls at x
+    second = gradcheck.check(f, x, checkpoint=path)
+    assert len(calls) - n_first == 2  # only the calls at x, which also return the gradient
+    np.testing.assert_array_equal(first.numeric, second.numeric)
+
+
+def test_ctrl_c_returns_the_partial_report():
+    state = {"calls": 0}
+
+    def f(x):
+        state["calls"] += 1
+        if state["calls"] == 25:
+            raise KeyboardInterrupt
+        return functions.smooth(x)
+
+    report = gradcheck.check(f, np.linspace(-1, 1, 40))
+    assert not report.ok
+    assert 0 < report.checked.size < 40
+    assert any("interrupted" in n for n in report.notes)
+    assert "interrupted" in str(report)
+
+
+def test_a_dask_cluster_runs_the_evaluations():
+    distributed = pytest.importorskip(
+        "distributed", reason="the 'distributed' extra is part of the dev install"
+    )
+    x = np.linspace(-1, 1, 12)
+    serial = gradcheck.check(functions.smooth, x)
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        report = gradcheck.check(functions.smooth, x, executor=client.get_executor())
+    np.testing.assert_array_equal(report.numeric, serial.numeric)
+    assert report.evaluations == serial.evaluations
+
+
+def test_progress_on_gives_the_same_result():
+    x = np.linspace(-1, 1, 30)
+    assert (
+        gradcheck.check(functions.smooth, x, progress=True).evaluations
+        == gradcheck.check(functions.smooth, x, progress=False).evaluations
+    )
