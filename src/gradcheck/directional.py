@@ -171,7 +171,7 @@ def _localise(
     """Split failing groups breadth-first until single entries; False if the budget ran out."""
     while groups:
         leaves = [g for g in groups if g[0].size == 1]
-        for idx, v, d, a, t in leaves:
+        for idx, v, d, _a, t in leaves:
             found.append(int(idx[0]))
             estimates.append(d / v[0])
             entry_tol.append(t / abs(v[0]))
