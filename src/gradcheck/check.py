@@ -217,6 +217,7 @@ def check(
         "t_start": t_start,
         "notes": notes,
         "ev": ev,
+        "point": x,
     }
     if resolved_mode == "directional":
         return _check_directional(
@@ -336,6 +337,7 @@ def _finish(
     ev: Evaluator,
     t_start: float,
     notes: list[str],
+    point: np.ndarray,
     **fields: Any,
 ) -> Report:
     fails = any(d.severity == "fail" for d in diagnoses)
@@ -348,6 +350,8 @@ def _finish(
         safety=SAFETY,
         notes=notes,
         seconds_in_f=ev.seconds_in_f,
+        function=ev.f,
+        x=point,
         **fields,
     )
 

@@ -74,6 +74,14 @@ def _parser() -> argparse.ArgumentParser:
     chk.add_argument("--mode", default="auto", choices=["auto", "full", "sample"])
     chk.add_argument("--seed", type=int, default=0)
     chk.add_argument("--json", action="store_true", help="print the report as JSON")
+    chk.add_argument(
+        "--html", metavar="FILE", help="write a self-contained HTML report (needs matplotlib)"
+    )
+    chk.add_argument(
+        "--png",
+        metavar="DIR",
+        help="write heatmap.png, scatter.png and steps.png (needs matplotlib)",
+    )
     chk.set_defaults(run=_check)
 
     train = sub.add_parser(
@@ -91,6 +99,9 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--maxiter", type=int, default=400, help="iterations (default 400)")
     train.add_argument("--method", default="L-BFGS-B", choices=["L-BFGS-B", "CG"])
     train.add_argument("--seed", type=int, default=0)
+    train.add_argument(
+        "--plot", metavar="DIR", help="save cost.png (training cost) and hidden_units.png"
+    )
     train.set_defaults(run=_train)
     return parser
 
@@ -164,6 +175,16 @@ def _check(args: argparse.Namespace) -> int:
     except (ValueError, TypeError) as exc:
         raise UsageError(str(exc).splitlines()[0]) from None
     print(json.dumps(report.to_dict(), indent=2) if args.json else report)
+    try:
+        if args.html:
+            Path(args.html).write_text(report.to_html(), encoding="utf-8")
+        if args.png:
+            folder = Path(args.png)
+            folder.mkdir(parents=True, exist_ok=True)
+            for kind in ("heatmap", "scatter", "steps"):
+                report.plot(kind).savefig(folder / f"{kind}.png", dpi=100)
+    except ImportError as exc:
+        raise UsageError(str(exc)) from None
     return 0 if report.ok else 1
 
 
@@ -271,6 +292,24 @@ def _train(args: argparse.Namespace) -> int:
     test_acc = float(np.mean(net.predict(fit.params, X_test) == y_test))
     print(f"{len(fit.history)} iterations in {seconds:.1f} s; final cost {fit.result.fun:.6f}")
     print(f"training accuracy {100 * train_acc:.1f} %, test accuracy {100 * test_acc:.1f} %")
+    if args.plot:
+        try:
+            from .plot import cost_curve, hidden_units
+        except ImportError as exc:
+            raise UsageError(str(exc)) from None
+        folder = Path(args.plot)
+        folder.mkdir(parents=True, exist_ok=True)
+        cost_curve(fit.history).savefig(folder / "cost.png", dpi=100)
+        W1 = net.layout.unpack(fit.params)["W1"]
+        # The course's 20×20 images are unrolled column-major: show them the right way up.
+        side = int(round(np.sqrt(W1.shape[1])))
+        images = (
+            W1.reshape(-1, side, side).transpose(0, 2, 1).reshape(W1.shape[0], -1)
+            if args.data
+            else W1
+        )
+        hidden_units(images).savefig(folder / "hidden_units.png", dpi=100)
+        print(f"figures written to {folder}/cost.png and {folder}/hidden_units.png")
     return 0
 
 

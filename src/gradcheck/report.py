@@ -108,6 +108,8 @@ class Report:
     safety: float
     notes: list[str] = field(default_factory=list)
     seconds_in_f: float = float("nan")
+    function: Any = field(default=None, repr=False)  # f, for plots that evaluate it again
+    x: np.ndarray | None = field(default=None, repr=False)
 
     # ----- naming -------------------------------------------------------------------------
     def name(self, i: int) -> str:
@@ -252,7 +254,30 @@ class Report:
             "notes": list(self.notes),
         }
 
+    def plot(self, kind: str = "heatmap", **kwargs: Any) -> Any:
+        """A matplotlib figure: ``'heatmap'``, ``'scatter'`` or ``'steps'`` (see gradcheck.plot)."""
+        from .plot import plot
+
+        return plot(self, kind, **kwargs)
+
+    def to_html(self, *, figures: bool = True) -> str:
+        """One self-contained HTML page: summary, diagnoses, tables, figures embedded as PNG."""
+        body = self._html_body(figures=("heatmap", "scatter", "steps") if figures else ())
+        return (
+            "<!DOCTYPE html><html><head><meta charset='utf-8'><title>gradcheck report</title>"
+            "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
+            "td,th{border:1px solid #ccc;padding:2px 8px;text-align:right}img{max-width:100%}"
+            "</style></head><body><h1>gradcheck report</h1>" + body + "</body></html>"
+        )
+
     def _repr_html_(self) -> str:
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            return self._html_body(figures=())
+        return self._html_body(figures=("heatmap",))
+
+    def _html_body(self, figures: tuple[str, ...]) -> str:
         d = self.to_dict()
         colour = "#1a7f37" if self.ok else "#cf222e"
         parts = [
@@ -300,7 +325,14 @@ class Report:
                 ],
             )
         )
-        return "".join(parts) + "</div>"
+        for kind in figures:
+            if kind == "steps" and (self.function is None or not self.checked.size):
+                continue
+            from .plot import img_tag
+
+            parts.append(f"<h3>{kind}</h3>" + img_tag(self.plot(kind), kind))
+        notes = "".join(f"<p>Note: {html.escape(n)}</p>" for n in self.notes)
+        return "".join(parts) + notes + "</div>"
 
 
 def _html_table(header: list[str], rows: list[list[Any]]) -> str:

@@ -1,0 +1,264 @@
+"""Figures of a gradient check (matplotlib, the ``plot`` extra, imported lazily).
+
+- ``heatmap``: per block, log10 of the relative error, mismatched entries outlined;
+- ``scatter``: numeric against analytic on symmetric-log axes, with y = x;
+- ``steps``: the error of the central difference against the step, for the worst entries and a
+  well-behaved one, with the slopes of truncation (h²) and round-off (1/h) and the step used.
+
+Examples
+--------
+>>> import numpy as np, gradcheck
+>>> report = gradcheck.check(lambda x: (float(x @ x), 2 * x), np.arange(1.0, 7.0), blocks={"A": (2, 3)})
+>>> fig = report.plot("heatmap")
+>>> [ax.get_title() for ax in fig.axes if ax.get_title()]
+['A (2×3)']
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:  # pragma: no cover
+    from matplotlib.figure import Figure
+
+    from .report import Report
+
+KINDS = ("heatmap", "scatter", "steps")
+
+
+def _pyplot() -> Any:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg", force=False)
+        from matplotlib.figure import Figure
+    except ImportError:
+        raise ImportError('plots need matplotlib: pip install "gradcheck[plot]"') from None
+    return Figure
+
+
+def plot(report: Report, kind: str = "heatmap", **kwargs: Any) -> Figure:
+    """A figure of ``report``; ``kind`` is one of ``'heatmap'``, ``'scatter'``, ``'steps'``."""
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}.")
+    return {"heatmap": heatmap, "scatter": scatter, "steps": steps}[kind](report, **kwargs)
+
+
+def _blocks(report: Report) -> list[tuple[str, tuple[int, ...], slice]]:
+    if report.layout is None:
+        return [("x", (report.numeric.size,), slice(0, report.numeric.size))]
+    return [
+        (name, shape, report.layout.slice(name)) for name, shape in report.layout.blocks.items()
+    ]
+
+
+def _as_2d(values: np.ndarray, shape: tuple[int, ...], order: str) -> np.ndarray:
+    if len(shape) == 2:
+        return values.reshape(shape, order=order)
+    return values.reshape(1, -1)
+
+
+def heatmap(report: Report) -> Figure:
+    """Per-block heatmaps of log10(relative error); mismatched entries outlined in red."""
+    Figure = _pyplot()
+    from matplotlib.patches import Rectangle
+    from matplotlib.ticker import MaxNLocator
+
+    blocks = _blocks(report)
+    order = report.layout.order if report.layout is not None else "C"
+    fig = Figure(
+        figsize=(5 * min(len(blocks), 3), 3.6 * ((len(blocks) + 2) // 3)), layout="constrained"
+    )
+    rel = np.log10(np.maximum(report.relative_errors, 1e-16))
+    wrong = np.zeros(report.numeric.size, bool)
+    wrong[report.mismatched] = True
+    cols = min(len(blocks), 3)
+    for k, (name, shape, s) in enumerate(blocks):
+        ax = fig.add_subplot((len(blocks) + cols - 1) // cols, cols, k + 1)
+        image = _as_2d(rel[s], shape, order)
+        mask = _as_2d(wrong[s], shape, order)
+        im = ax.imshow(
+            image, cmap="viridis", vmin=-16, vmax=0, aspect="auto", interpolation="nearest"
+        )
+        for r, c in zip(*np.nonzero(mask), strict=True):
+            ax.add_patch(
+                Rectangle(
+                    (c - 0.5, r - 0.5),
+                    1,
+                    1,
+                    fill=False,
+                    edgecolor="red",
+                    linewidth=2,
+                    label="_wrong",
+                )
+            )
+        ax.set_title(f"{name} ({'×'.join(map(str, shape))})")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_xlabel("column" if len(shape) == 2 else "entry")
+        if len(shape) == 2:
+            ax.set_ylabel("row")
+        else:
+            ax.set_yticks([])
+        fig.colorbar(im, ax=ax, label="log10 relative error")
+    fig.suptitle(
+        f"gradcheck {'PASS' if report.ok else 'FAIL'}: {report.mismatched.size} wrong (outlined in red)"
+    )
+    return fig
+
+
+def scatter(report: Report) -> Figure:
+    """Numeric against analytic on symmetric-log axes, y = x, mismatches in red."""
+    Figure = _pyplot()
+    fig = Figure(figsize=(5.5, 5), layout="constrained")
+    ax = fig.add_subplot()
+    idx = report.checked
+    wrong = np.isin(idx, report.mismatched)
+    n, a = report.numeric[idx], report.analytic[idx]
+    ax.scatter(n[~wrong], a[~wrong], s=10, color="tab:blue", label="agree")
+    ax.scatter(n[wrong], a[wrong], s=30, color="red", marker="x", label="wrong")
+    finite = np.concatenate([n, a])
+    lim = float(np.max(np.abs(finite))) * 1.5 if finite.size else 1.0
+    nonzero = np.abs(finite[finite != 0])
+    linthresh = float(np.percentile(nonzero, 10)) if nonzero.size else 1e-8
+    ax.plot([-lim, lim], [-lim, lim], color="gray", linewidth=1, label="y = x")
+    # Ticks at whole decades beyond the linear zone and at 0, so that labels never crowd.
+    decades = 10.0 ** np.arange(np.ceil(np.log10(linthresh)) + 1, np.floor(np.log10(lim)) + 1)
+    ticks = np.concatenate([-decades[::-1], [0.0], decades])
+    for axis in ("x", "y"):
+        getattr(ax, f"set_{axis}scale")("symlog", linthresh=linthresh)
+        getattr(ax, f"set_{axis}ticks")(ticks)
+    ax.set_xlabel("numeric")
+    ax.set_ylabel("analytic")
+    ax.set_title("analytic against numeric gradient")
+    ax.legend(loc="upper left")
+    return fig
+
+
+def step_errors(report: Report, indices: np.ndarray, hs: np.ndarray) -> np.ndarray:
+    """|central difference(h) − analytic| for each entry (rows) and step (columns)."""
+    if report.function is None or report.x is None:
+        raise ValueError("this report has no function to evaluate (it was not made by check()).")
+    from .evaluate import as_scalar, split_output
+
+    x = report.x
+    errors = np.empty((indices.size, hs.size))
+    for r, i in enumerate(indices):
+        for c, h in enumerate(hs):
+            up, down = x.copy(), x.copy()
+            up[i] += h
+            down[i] -= h
+            d = (
+                as_scalar(split_output(report.function(up))[0])
+                - as_scalar(split_output(report.function(down))[0])
+            ) / (2 * h)
+            errors[r, c] = abs(d - report.analytic[i])
+    return errors
+
+
+def steps(report: Report, entries: int = 3) -> Figure:
+    """Error against step size (log–log) for the worst entries and the best-behaved one."""
+    Figure = _pyplot()
+    hs = np.logspace(-12, -1, 23)
+    idx = report.checked
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = np.abs(report.analytic[idx] - report.numeric[idx]) / report.tolerance[idx]
+    ratio = np.nan_to_num(ratio, nan=0.0)
+    order = np.argsort(-ratio)
+    chosen = list(idx[order[:entries]])
+    good = idx[order[-1]] if idx.size else None
+    if good is not None and good not in chosen:
+        chosen.append(good)
+    chosen_arr = np.array(chosen, dtype=np.intp)
+    errors = step_errors(report, chosen_arr, hs)
+    fig = Figure(figsize=(6.5, 4.8), layout="constrained")
+    ax = fig.add_subplot()
+    for i, err in zip(chosen_arr, errors, strict=True):
+        wrong = i in set(report.mismatched.tolist())
+        label = f"{report.name(i)}{' (wrong)' if wrong else ''}"
+        line = ax.loglog(
+            hs,
+            np.maximum(err, 1e-17),
+            marker="o",
+            markersize=3,
+            label=label,
+            linestyle="-" if wrong else "--",
+        )[0]
+        ax.axvline(report.step[i], color=line.get_color(), linestyle=":", linewidth=1)
+    # Reference slopes through the ends of the best-behaved entry's curve: round-off ∝ 1/h at
+    # the small steps, truncation ∝ h² at the large ones.
+    ref = np.maximum(errors[-1], 1e-17)
+    small, large = hs[: hs.size // 2], hs[hs.size // 2 :]
+    ax.loglog(
+        small, ref[0] * hs[0] / small, color="black", linewidth=1, label="slope −1 (round-off)"
+    )
+    ax.loglog(
+        large,
+        ref[-1] * (large / hs[-1]) ** 2,
+        color="gray",
+        linewidth=1,
+        label="slope 2 (truncation)",
+    )
+    ax.set_xlabel("step h")
+    ax.set_ylabel("|central difference − analytic|")
+    ax.set_title("error against step (dotted: the step used)")
+    ax.legend(fontsize=8)
+    return fig
+
+
+def png_bytes(fig: Figure) -> bytes:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100)
+    return buffer.getvalue()
+
+
+def img_tag(fig: Figure, alt: str) -> str:
+    data = base64.b64encode(png_bytes(fig)).decode("ascii")
+    return f"<img alt='{alt}' src='data:image/png;base64,{data}'/>"
+
+
+def hidden_units(
+    weights: np.ndarray, image_shape: tuple[int, int] | None = None, *, bias_column: bool = False
+) -> Figure:
+    """The hidden units' input weights as a grid of images (the course's displayData).
+
+    ``weights`` is ``hidden × inputs`` (``W1``) or ``hidden × (1 + inputs)`` with
+    ``bias_column=True`` (``Theta1``). ``image_shape`` defaults to a square; the course's 20×20
+    digits are stored column-major, so their images are transposed back.
+    """
+    Figure = _pyplot()
+    W = np.asarray(weights, dtype=float)
+    if bias_column:
+        W = W[:, 1:]
+    side = int(round(np.sqrt(W.shape[1])))
+    shape = image_shape or (side, side)
+    if shape[0] * shape[1] != W.shape[1]:
+        raise ValueError(f"image_shape {shape} does not hold {W.shape[1]} inputs per hidden unit.")
+    cols = int(np.ceil(np.sqrt(W.shape[0])))
+    rows = int(np.ceil(W.shape[0] / cols))
+    fig = Figure(figsize=(1.2 * cols, 1.2 * rows + 0.4), layout="constrained")
+    for k in range(rows * cols):
+        ax = fig.add_subplot(rows, cols, k + 1)
+        ax.set_axis_off()
+        if k < W.shape[0]:
+            w = W[k]
+            ax.imshow(w.reshape(shape), cmap="gray", vmin=-np.abs(w).max(), vmax=np.abs(w).max())
+    fig.suptitle(f"{W.shape[0]} hidden units")
+    return fig
+
+
+def cost_curve(history: list[float]) -> Figure:
+    """The training cost per iteration."""
+    Figure = _pyplot()
+    fig = Figure(figsize=(6, 4), layout="constrained")
+    ax = fig.add_subplot()
+    ax.plot(np.arange(1, len(history) + 1), history)
+    ax.set_xlabel("iteration")
+    ax.set_ylabel("cost J")
+    ax.set_title("training cost")
+    ax.set_yscale("log")
+    return fig
