@@ -30,7 +30,7 @@ def _outlined(ax):
     from matplotlib.patches import Rectangle
 
     return sorted(
-        (int(round(p.get_y() + 0.5)), int(round(p.get_x() + 0.5)))
+        (round(p.get_y() + 0.5), round(p.get_x() + 0.5))
         for p in ax.patches
         if isinstance(p, Rectangle) and p.get_edgecolor()[:3] == (1.0, 0.0, 0.0)
     )
@@ -65,7 +65,8 @@ def test_error_versus_step_shows_round_off_and_truncation(question_report):
     assert ax.get_xscale() == ax.get_yscale() == "log"
     labels = [line.get_label() for line in ax.get_lines()]
     assert "Theta2[1, 0] (wrong)" in labels
-    assert "slope −1 (round-off)" in labels and "slope 2 (truncation)" in labels
+    assert "slope −1 (round-off)" in labels
+    assert "slope 2 (truncation)" in labels
     good = [
         line
         for line in ax.get_lines()
@@ -74,8 +75,9 @@ def test_error_versus_step_shows_round_off_and_truncation(question_report):
     assert len(good) == 1
     errors = np.asarray(good[0].get_ydata())
     # a well-behaved entry: large error at tiny steps (round-off), small in between, growing again
-    assert errors[0] > 100 * errors.min() and errors[-1] > 10 * errors.min()
-    wrong = [line for line in ax.get_lines() if line.get_label() == "Theta2[1, 0] (wrong)"][0]
+    assert errors[0] > 100 * errors.min()
+    assert errors[-1] > 10 * errors.min()
+    wrong = next(line for line in ax.get_lines() if line.get_label() == "Theta2[1, 0] (wrong)")
     assert np.min(wrong.get_ydata()) > 0.05  # a wrong entry never converges
 
 
@@ -97,7 +99,8 @@ def test_html_report_parses_and_holds_every_block_and_diagnosis(question_report,
     parser.feed(page)
     text = " ".join(parser.text)
     assert parser.tags.count("img") == 3
-    assert "Theta1" in text and "Theta2" in text
+    assert "Theta1" in text
+    assert "Theta2" in text
     for d in question_report.diagnoses:
         assert d.message in text
     assert page.startswith("<!DOCTYPE html>")
@@ -144,7 +147,8 @@ def test_hidden_units_grid_and_training_plots(tmp_path, capsys):
     with pytest.raises(ValueError, match="does not hold 16 inputs"):
         plot.hidden_units(W, image_shape=(3, 3))
     assert main(["train", "--maxiter", "20", "--hidden", "9", "--plot", str(tmp_path)]) == 0
-    assert (tmp_path / "cost.png").exists() and (tmp_path / "hidden_units.png").exists()
+    assert (tmp_path / "cost.png").exists()
+    assert (tmp_path / "hidden_units.png").exists()
 
 
 def test_unknown_kind_is_a_clear_error(question_report):

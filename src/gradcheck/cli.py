@@ -302,7 +302,7 @@ def _train(args: argparse.Namespace) -> int:
         cost_curve(fit.history).savefig(folder / "cost.png", dpi=100)
         W1 = net.layout.unpack(fit.params)["W1"]
         # The course's 20×20 images are unrolled column-major: show them the right way up.
-        side = int(round(np.sqrt(W1.shape[1])))
+        side = round(np.sqrt(W1.shape[1]))
         images = (
             W1.reshape(-1, side, side).transpose(0, 2, 1).reshape(W1.shape[0], -1)
             if args.data

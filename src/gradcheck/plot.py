@@ -234,7 +234,7 @@ def hidden_units(
     W = np.asarray(weights, dtype=float)
     if bias_column:
         W = W[:, 1:]
-    side = int(round(np.sqrt(W.shape[1])))
+    side = round(np.sqrt(W.shape[1]))
     shape = image_shape or (side, side)
     if shape[0] * shape[1] != W.shape[1]:
         raise ValueError(f"image_shape {shape} does not hold {W.shape[1]} inputs per hidden unit.")
