@@ -14,6 +14,7 @@ Anchors whose estimated time exceeds --max-seconds are skipped and marked with t
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import time
 import warnings
 from concurrent.futures import ProcessPoolExecutor
@@ -143,7 +144,10 @@ def ours(mode: str, workers: int = 0):
     def run(pr: Problem) -> tuple[str, gradcheck.Report]:
         kw = {"blocks": pr.blocks, "order": "F", "mode": mode, "progress": False}
         if workers:
-            with ProcessPoolExecutor(workers) as pool:
+            # spawn, not fork: the parent has loaded torch and JAX, whose threads do not survive fork
+            with ProcessPoolExecutor(
+                workers, mp_context=multiprocessing.get_context("spawn")
+            ) as pool:
                 report = gradcheck.check(pr, pr.params, executor=pool, **kw)
             pr.calls = report.evaluations  # the workers' calls are not seen here
         else:

@@ -1,4 +1,5 @@
 import json
+import multiprocessing
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 
 import numpy as np
@@ -415,7 +416,13 @@ def test_sample_mode_checks_a_seeded_subset():
 def test_an_executor_gives_the_same_numbers(executor_type):
     x = np.linspace(-1, 1, 7)
     serial = gradcheck.check(functions.smooth, x)
-    with executor_type(max_workers=2) as pool:
+    # spawn, not fork: forking a process that has loaded JAX or torch threads can deadlock
+    kwargs = (
+        {"mp_context": multiprocessing.get_context("spawn")}
+        if executor_type is ProcessPoolExecutor
+        else {}
+    )
+    with executor_type(max_workers=2, **kwargs) as pool:
         parallel = gradcheck.check(functions.smooth, x, executor=pool)
     np.testing.assert_array_equal(serial.numeric, parallel.numeric)
     assert parallel.evaluations == serial.evaluations

@@ -8,6 +8,7 @@ True
 
 from .check import check
 from .differences import numerical_gradient
+from .jacobian import check_hessian, check_jacobian
 from .layout import Layout
 from .report import Diagnosis, Report
 from .testing import assert_gradient
@@ -18,6 +19,8 @@ __all__ = [
     "Report",
     "assert_gradient",
     "check",
+    "check_hessian",
+    "check_jacobian",
     "numerical_gradient",
 ]
 __version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""Adapters from deep-learning frameworks to :func:`gradcheck.check` (imported lazily)."""
