@@ -81,12 +81,13 @@ def check_module(
     batch64 = tuple(
         b.double() if torch.is_tensor(b) and torch.is_floating_point(b) else b for b in batch
     )
-    x0 = torch.cat([p.detach().reshape(-1) for _, p in named]).numpy().copy()
+    device = named[0][1].device  # CPU or CUDA: the model runs where it is
+    x0 = torch.cat([p.detach().reshape(-1) for _, p in named]).cpu().numpy().copy()
 
     def f(x: np.ndarray) -> tuple[float, np.ndarray]:
         with torch.no_grad():
             for (_, p), a, b in zip(named, offsets[:-1], offsets[1:], strict=True):
-                p.copy_(torch.from_numpy(x[a:b]).view_as(p))
+                p.copy_(torch.from_numpy(x[a:b]).to(device).view_as(p))
         model64.zero_grad(set_to_none=True)
         loss = _loss(model64, loss_fn, batch64)
         if loss.numel() != 1:
@@ -95,7 +96,7 @@ def check_module(
             )
         loss.backward()
         grads = [p.grad if p.grad is not None else torch.zeros_like(p) for _, p in named]
-        return float(loss.detach()), torch.cat([g.reshape(-1) for g in grads]).numpy().copy()
+        return float(loss.detach()), torch.cat([g.reshape(-1) for g in grads]).cpu().numpy().copy()
 
     notes = []
     if dtypes != {torch.float64}:
@@ -103,7 +104,9 @@ def check_module(
             f"the model's parameters are {', '.join(sorted(str(d) for d in dtypes))}; they were checked on a float64 copy."
         )
     vectorized = (
-        _vmapped(torch, model64, named, offsets, loss_fn, batch64, f, x0) if batched else None
+        _vmapped(torch, model64, named, offsets, loss_fn, batch64, f, x0, device)
+        if batched
+        else None
     )
     if vectorized is not None:
         report = check(
@@ -112,6 +115,12 @@ def check_module(
         notes.append("perturbed parameters were evaluated in batches with torch.func.vmap.")
     else:
         report = check(f, x0, blocks=blocks, **check_kwargs)
+    if device.type == "cuda" and any(d.kind == "nondeterministic" for d in report.diagnoses):
+        notes.append(
+            "on CUDA some kernels (cuDNN convolution backward, scatter/index_add) use atomic adds "
+            "and are not deterministic: call torch.use_deterministic_algorithms(True) (and set "
+            "CUBLAS_WORKSPACE_CONFIG=:4096:8) before checking."
+        )
     return replace(report, notes=[*report.notes, *notes])
 
 
@@ -124,6 +133,7 @@ def _vmapped(
     batch: tuple,
     f: Callable,
     x0: np.ndarray,
+    device: Any,
 ) -> Callable | None:
     """A (k, n) → (k,) loss function through torch.func.vmap, or None if the model does not allow it."""
     from torch.func import functional_call, vmap
@@ -142,7 +152,9 @@ def _vmapped(
 
     def losses(X: np.ndarray) -> np.ndarray:
         with torch.no_grad():
-            return batched(torch.from_numpy(np.atleast_2d(X))).detach().numpy().copy()
+            return (
+                batched(torch.from_numpy(np.atleast_2d(X)).to(device)).detach().cpu().numpy().copy()
+            )
 
     try:
         probe = np.stack([x0, x0 + 1e-3])
@@ -177,7 +189,8 @@ def check_function(fn: Callable, *inputs: Any, **check_kwargs: Any) -> Report:
     blocks = {names[k]: tuple(inputs[k].shape) for k in checked}
     sizes = [inputs[k].numel() for k in checked]
     offsets = np.cumsum([0, *sizes])
-    x0 = np.concatenate([inputs[k].detach().double().reshape(-1).numpy() for k in checked])
+    device = inputs[checked[0]].device
+    x0 = np.concatenate([inputs[k].detach().double().reshape(-1).cpu().numpy() for k in checked])
 
     def tensors(x: np.ndarray, requires_grad: bool) -> list:
         args = [
@@ -185,13 +198,16 @@ def check_function(fn: Callable, *inputs: Any, **check_kwargs: Any) -> Report:
         ]
         for k, a, b in zip(checked, offsets[:-1], offsets[1:], strict=True):
             args[k] = (
-                torch.from_numpy(x[a:b].copy()).view(inputs[k].shape).requires_grad_(requires_grad)
+                torch.from_numpy(x[a:b].copy())
+                .to(device)
+                .view(inputs[k].shape)
+                .requires_grad_(requires_grad)
             )
         return args
 
     def forward(x: np.ndarray) -> np.ndarray:
         with torch.no_grad():
-            return fn(*tensors(x, False)).detach().reshape(-1).numpy().copy()
+            return fn(*tensors(x, False)).detach().reshape(-1).cpu().numpy().copy()
 
     def vjp(x: np.ndarray, w: np.ndarray) -> np.ndarray:
         args = tensors(x, True)
@@ -199,12 +215,16 @@ def check_function(fn: Callable, *inputs: Any, **check_kwargs: Any) -> Report:
         grads = torch.autograd.grad(
             out,
             [args[k] for k in checked],
-            grad_outputs=torch.from_numpy(w).view(out.shape),
+            grad_outputs=torch.from_numpy(w).to(device).view(out.shape),
             allow_unused=True,
         )
         return np.concatenate(
             [
-                (g if g is not None else torch.zeros_like(args[k])).reshape(-1).detach().numpy()
+                (g if g is not None else torch.zeros_like(args[k]))
+                .reshape(-1)
+                .detach()
+                .cpu()
+                .numpy()
                 for g, k in zip(grads, checked, strict=True)
             ]
         )
