@@ -102,8 +102,6 @@ def warnings(
     detected: float | None,
     f0: float,
     low_precision: bool,
-    analytic: np.ndarray,
-    numeric: np.ndarray,
 ) -> list[Diagnosis]:
     """``kink``, ``precision`` and ``noisy`` warnings."""
     out = []

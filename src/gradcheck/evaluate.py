@@ -96,6 +96,22 @@ def _call(f: Callable[[np.ndarray], Any], point: np.ndarray) -> tuple[Any, bool]
     return out, not np.array_equal(arg, point, equal_nan=True)
 
 
+def _call_chunk(
+    f: Callable[[np.ndarray], Any], stack: np.ndarray
+) -> list[tuple[Any, str, bool, int]]:
+    # Runs in a worker: only (cost, dtype, mutated, 1) comes back, never the gradient.
+    results = []
+    for position, point in enumerate(stack):
+        try:
+            out, mutated = _call(f, point)
+        except Exception as exc:
+            exc.gradcheck_position = position  # type: ignore[attr-defined]
+            raise
+        cost = split_output(out)[0]
+        results.append((as_scalar(cost), np.asarray(cost).dtype.name, mutated, 1))
+    return results
+
+
 def _call_vectorized(f: Callable[[np.ndarray], Any], batch: np.ndarray) -> tuple[Any, bool]:
     arg = batch.copy()
     out = f(arg)
@@ -104,6 +120,26 @@ def _call_vectorized(f: Callable[[np.ndarray], Any], batch: np.ndarray) -> tuple
 
 def _key(point: np.ndarray) -> str:
     return hashlib.sha1(np.ascontiguousarray(point).view(np.uint8)).hexdigest()
+
+
+@dataclass
+class _Sink:
+    """Where finished costs go: the result array, the checkpoint log, the progress bar."""
+
+    values: np.ndarray
+    done: np.ndarray
+    bar: Any
+    log: Any
+
+    def store(self, k: int, point: np.ndarray, cost: Any) -> None:
+        self.values[k], self.done[k] = as_scalar(cost), True
+        if self.log is not None:
+            v = self.values[k]
+            record = {"key": _key(point), "cost": [v.real, v.imag] if v.imag else v.real}
+            self.log.write(json.dumps(record) + "\n")
+            self.log.flush()
+        if self.bar is not None:
+            self.bar[0].advance(self.bar[1])
 
 
 @dataclass
@@ -164,29 +200,32 @@ class Evaluator:
 
         After a Ctrl-C the remaining costs are NaN and ``interrupted`` is True.
         """
-        values = np.full(len(points), np.nan, dtype=complex)
-        done = np.zeros(len(points), dtype=bool)
-        bar = self._progress_bar(len(points))
-        # Closed in the finally below; a with-block would not cover the None case.
+        # The log is closed in the finally below; a with-block would not cover the None case.
         log = Path(self.checkpoint).open("a") if self.checkpoint is not None else None  # noqa: SIM115
+        sink = _Sink(
+            np.full(len(points), np.nan, dtype=complex),
+            np.zeros(len(points), dtype=bool),
+            self._progress_bar(len(points)),
+            log,
+        )
         try:
-            todo = self._from_checkpoint(points, values, done)
+            todo = self._from_checkpoint(points, sink.values, sink.done)
             if self.executor is not None:
-                self._on_executor(points, todo, values, done, bar, log)
+                self._on_executor(points, todo, sink)
             elif self.vectorized:
-                self._batched(points, todo, values, done, bar, log)
+                self._batched(points, todo, sink)
             else:
-                self._serial(points, todo, values, done, bar, log)
+                self._serial(points, todo, sink)
         except KeyboardInterrupt:
             self.interrupted = True
         finally:
-            if bar is not None:
-                bar[0].stop()
+            if sink.bar is not None:
+                sink.bar[0].stop()
             if log is not None:
                 log.close()
-        if not np.any(np.imag(values[done])):
-            return np.real(values)
-        return values
+        if not np.any(np.imag(sink.values[sink.done])):
+            return np.real(sink.values)
+        return sink.values
 
     def _from_checkpoint(self, points: Points, values: np.ndarray, done: np.ndarray) -> list[int]:
         if not self._cache:
@@ -201,69 +240,24 @@ class Evaluator:
                 self.reused += 1
         return todo
 
-    def _store(
-        self,
-        k: int,
-        point: np.ndarray,
-        cost: Any,
-        values: np.ndarray,
-        done: np.ndarray,
-        bar: Any,
-        log: Any,
-    ) -> None:
-        values[k], done[k] = as_scalar(cost), True
-        if log is not None:
-            v = values[k]
-            log.write(
-                json.dumps({"key": _key(point), "cost": [v.real, v.imag] if v.imag else v.real})
-                + "\n"
-            )
-            log.flush()
-        if bar is not None:
-            bar[0].advance(bar[1])
-
-    def _serial(
-        self,
-        points: Points,
-        todo: list[int],
-        values: np.ndarray,
-        done: np.ndarray,
-        bar: Any,
-        log: Any,
-    ) -> None:
+    def _serial(self, points: Points, todo: list[int], sink: _Sink) -> None:
         wanted = set(todo)
         for k, p in enumerate(points):
             if k in wanted:
                 cost, _ = self(p, points.where(k))
-                self._store(k, p, cost, values, done, bar, log)
+                sink.store(k, p, cost)
 
-    def _batched(
-        self,
-        points: Points,
-        todo: list[int],
-        values: np.ndarray,
-        done: np.ndarray,
-        bar: Any,
-        log: Any,
-    ) -> None:
+    def _batched(self, points: Points, todo: list[int], sink: _Sink) -> None:
         wanted = set(todo)
         batch: list[tuple[int, np.ndarray]] = []
         for k, p in enumerate(points):
             if k in wanted:
                 batch.append((k, p.copy()))
             if len(batch) == BATCH or (batch and k == len(points) - 1):
-                self._run_batch(points, batch, values, done, bar, log)
+                self._run_batch(points, batch, sink)
                 batch = []
 
-    def _run_batch(
-        self,
-        points: Points,
-        batch: list[tuple[int, np.ndarray]],
-        values: np.ndarray,
-        done: np.ndarray,
-        bar: Any,
-        log: Any,
-    ) -> None:
+    def _run_batch(self, points: Points, batch: list[tuple[int, np.ndarray]], sink: _Sink) -> None:
         stack = np.stack([p for _, p in batch])
         t0 = time.perf_counter()
         try:
@@ -287,17 +281,9 @@ class Evaluator:
             self.mutated_at = f"on a batch starting {points.where(batch[0][0])}"
         self._dtypes.add(costs.dtype.name)
         for (k, p), cost in zip(batch, costs, strict=True):
-            self._store(k, p, cost, values, done, bar, log)
+            sink.store(k, p, cost)
 
-    def _on_executor(
-        self,
-        points: Points,
-        todo: list[int],
-        values: np.ndarray,
-        done: np.ndarray,
-        bar: Any,
-        log: Any,
-    ) -> None:
+    def _on_executor(self, points: Points, todo: list[int], sink: _Sink) -> None:
         import pickle
 
         try:
@@ -308,44 +294,47 @@ class Evaluator:
                 f"{exc}. Define f at module level (not a lambda or a closure), or use a "
                 "ThreadPoolExecutor."
             ) from None
+        # Points travel in chunks, so that f (and the data it holds) is pickled once per chunk
+        # rather than once per point, and only costs travel back.
+        workers = getattr(self.executor, "_max_workers", None) or 2
+        size = max(1, min(BATCH, -(-len(todo) // (4 * workers))))
         wanted = set(todo)
-        in_flight: deque[tuple[int, np.ndarray, Future]] = deque()
+        chunk: list[tuple[int, np.ndarray]] = []
+        in_flight: deque[tuple[list[tuple[int, np.ndarray]], Future]] = deque()
         t0 = time.perf_counter()
         try:
             for k, p in enumerate(points):
-                if k not in wanted:
-                    continue
-                mine = p.copy()
-                in_flight.append((k, mine, self.executor.submit(_call, self.f, mine)))  # type: ignore[union-attr]
-                while len(in_flight) >= 4 * BATCH:
-                    self._collect(points, in_flight.popleft(), values, done, bar, log)
+                if k in wanted:
+                    chunk.append((k, p.copy()))
+                if chunk and (len(chunk) == size or k == len(points) - 1):
+                    stack = np.stack([q for _, q in chunk])
+                    in_flight.append((chunk, self.executor.submit(_call_chunk, self.f, stack)))  # type: ignore[union-attr]
+                    chunk = []
+                while len(in_flight) >= 2 * workers + 2:
+                    self._collect(points, in_flight.popleft(), sink)
             while in_flight:
-                self._collect(points, in_flight.popleft(), values, done, bar, log)
+                self._collect(points, in_flight.popleft(), sink)
         finally:
-            for _, _, fut in in_flight:
+            for _, fut in in_flight:
                 fut.cancel()
             self.seconds_in_f += time.perf_counter() - t0
 
     def _collect(
-        self,
-        points: Points,
-        item: tuple[int, np.ndarray, Future],
-        values: np.ndarray,
-        done: np.ndarray,
-        bar: Any,
-        log: Any,
+        self, points: Points, item: tuple[list[tuple[int, np.ndarray]], Future], sink: _Sink
     ) -> None:
-        k, p, fut = item
-        where = points.where(k)
+        chunk, fut = item
         try:
-            out, mutated = fut.result()
+            results = fut.result()
         except Exception as exc:
-            exc.add_note(f"gradcheck: raised while evaluating f {where}.")
+            k = chunk[getattr(exc, "gradcheck_position", 0)][0]
+            exc.add_note(f"gradcheck: raised while evaluating f {points.where(k)}.")
             raise
-        finally:
-            self.calls += 1
-        cost, _ = self._record(out, mutated, where)
-        self._store(k, p, cost, values, done, bar, log)
+        for (k, p), (cost, dtype, mutated, calls) in zip(chunk, results, strict=True):
+            self.calls += calls
+            if mutated and self.mutated_at is None:
+                self.mutated_at = points.where(k)
+            self._dtypes.add(dtype)
+            sink.store(k, p, cost)
 
     def _progress_bar(self, total: int) -> Any:
         show = self.progress
