@@ -96,12 +96,14 @@ def _call(f: Callable[[np.ndarray], Any], point: np.ndarray) -> tuple[Any, bool]
     return out, not np.array_equal(arg, point, equal_nan=True)
 
 
-def _call_chunk(
-    f: Callable[[np.ndarray], Any], stack: np.ndarray
+def _call_changes(
+    f: Callable[[np.ndarray], Any], x: np.ndarray, changes: list[tuple[Any, np.ndarray]]
 ) -> list[tuple[Any, str, bool, int]]:
-    # Runs in a worker: only (cost, dtype, mutated, 1) comes back, never the gradient.
+    # Runs in a worker: rebuilds each point from x and its changed entries; only
+    # (cost, dtype, mutated, 1) comes back, never the gradient.
     results = []
-    for position, point in enumerate(stack):
+    points = Points(x, len(changes), changes.__getitem__, str)
+    for position, point in enumerate(points):
         try:
             out, mutated = _call(f, point)
         except Exception as exc:
@@ -131,11 +133,13 @@ class _Sink:
     bar: Any
     log: Any
 
-    def store(self, k: int, point: np.ndarray, cost: Any) -> None:
+    def store(self, k: int, point: np.ndarray | str, cost: Any) -> None:
+        """Keep a cost; ``point`` is the point or, already computed, its checkpoint key."""
         self.values[k], self.done[k] = as_scalar(cost), True
         if self.log is not None:
             v = self.values[k]
-            record = {"key": _key(point), "cost": [v.real, v.imag] if v.imag else v.real}
+            key = point if isinstance(point, str) else _key(point)
+            record = {"key": key, "cost": [v.real, v.imag] if v.imag else v.real}
             self.log.write(json.dumps(record) + "\n")
             self.log.flush()
         if self.bar is not None:
@@ -294,21 +298,22 @@ class Evaluator:
                 f"{exc}. Define f at module level (not a lambda or a closure), or use a "
                 "ThreadPoolExecutor."
             ) from None
-        # Points travel in chunks, so that f (and the data it holds) is pickled once per chunk
-        # rather than once per point, and only costs travel back.
+        # Work travels in chunks: x and f (with the data it holds) once per chunk, then only
+        # the entries each point changes; only costs travel back.
         workers = getattr(self.executor, "_max_workers", None) or 2
-        size = max(1, min(BATCH, -(-len(todo) // (4 * workers))))
+        size = max(1, min(4 * BATCH, -(-len(todo) // (4 * workers))))
         wanted = set(todo)
-        chunk: list[tuple[int, np.ndarray]] = []
-        in_flight: deque[tuple[list[tuple[int, np.ndarray]], Future]] = deque()
+        chunk: list[tuple[int, str]] = []
+        in_flight: deque[tuple[list[tuple[int, str]], Future]] = deque()
         t0 = time.perf_counter()
         try:
             for k, p in enumerate(points):
                 if k in wanted:
-                    chunk.append((k, p.copy()))
+                    chunk.append((k, _key(p) if sink.log is not None else ""))
                 if chunk and (len(chunk) == size or k == len(points) - 1):
-                    stack = np.stack([q for _, q in chunk])
-                    in_flight.append((chunk, self.executor.submit(_call_chunk, self.f, stack)))  # type: ignore[union-attr]
+                    changes = [points.change(j) for j, _ in chunk]
+                    task = self.executor.submit(_call_changes, self.f, points.x, changes)  # type: ignore[union-attr]
+                    in_flight.append((chunk, task))
                     chunk = []
                 while len(in_flight) >= 2 * workers + 2:
                     self._collect(points, in_flight.popleft(), sink)
@@ -320,7 +325,7 @@ class Evaluator:
             self.seconds_in_f += time.perf_counter() - t0
 
     def _collect(
-        self, points: Points, item: tuple[list[tuple[int, np.ndarray]], Future], sink: _Sink
+        self, points: Points, item: tuple[list[tuple[int, str]], Future], sink: _Sink
     ) -> None:
         chunk, fut = item
         try:
