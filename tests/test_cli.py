@@ -25,6 +25,9 @@ def value(x):
 
 def gradient(x):
     return np.sin(x) + x * np.cos(x)
+
+def broken(x):
+    raise RuntimeError("solver diverged")
 """
 
 
@@ -113,6 +116,10 @@ def test_check_with_a_separate_gradient_and_a_mat_file(user_module, capsys):
         ),
         (["check", "usercode.py", "--x0", "x0.npy"], "expected MODULE_OR_FILE:FUNCTION"),
         (["check", "no_such_module_xyz:cost", "--x0", "x0.npy"], "cannot import"),
+        (
+            ["check", "usercode.py:broken", "--x0", "x0.npy"],
+            "f raised RuntimeError: solver diverged gradcheck: raised while evaluating f at x.",
+        ),
     ],
 )
 def test_usage_errors_exit_2_with_one_line(user_module, capsys, monkeypatch, argv, message):

@@ -71,7 +71,7 @@ def _parser() -> argparse.ArgumentParser:
         "--method", default="auto", choices=["auto", "forward", "central", "complex", "richardson"]
     )
     chk.add_argument("--step", type=float, help="a fixed step (default: chosen per entry)")
-    chk.add_argument("--mode", default="auto", choices=["auto", "full", "sample"])
+    chk.add_argument("--mode", default="auto", choices=["auto", "full", "directional", "sample"])
     chk.add_argument("--seed", type=int, default=0)
     chk.add_argument("--json", action="store_true", help="print the report as JSON")
     chk.add_argument(
@@ -174,6 +174,9 @@ def _check(args: argparse.Namespace) -> int:
         )
     except (ValueError, TypeError) as exc:
         raise UsageError(str(exc).splitlines()[0]) from None
+    except Exception as exc:  # noqa: BLE001 (f's own error: one line, with where it happened)
+        where = " ".join(getattr(exc, "__notes__", []))
+        raise UsageError(f"f raised {type(exc).__name__}: {exc} {where}".strip()) from None
     print(json.dumps(report.to_dict(), indent=2) if args.json else report)
     try:
         if args.html:
