@@ -47,6 +47,7 @@ def main() -> None:
         order="F",
         method="central",
         step=1e-4,
+        mode="full",
         progress=False,
     )
     assert np.array_equal(report.numeric, numgrad)
