@@ -146,59 +146,33 @@ def check(
     rng = np.random.default_rng(seed)
     notes = [x_note] if x_note else []
 
-    # Cost and analytic gradient at x, twice: the second call is the determinism probe.
-    cost0, g0 = ev(x, "at x")
-    f0_raw = as_scalar(cost0)
-    raw_analytic = _analytic(grad, g0, x)
-    analytic_dtype = np.asarray(raw_analytic).dtype
-    analytic = _validate_gradient(raw_analytic, n)
-    cost1, g1 = ev(x, "at x (second call, determinism probe)")
-    f1 = as_scalar(cost1)
-    analytic1 = _validate_gradient(_analytic(grad, g1, x), n)
-    f0 = float(np.real(f0_raw))
-
-    probes: list[Diagnosis] = []
-    if ev.mutated_at is not None:
-        probes.append(_diagnose.mutates_input(ev.mutated_at))
-    # A cost that changes between calls ruins every difference; a gradient that wobbles at
-    # round-off level (atomic adds on a GPU, threaded reductions) only widens the tolerance.
-    wobble = 0.0
-    if _differs(f0, f1) or _differs(analytic, analytic1):
-        with np.errstate(invalid="ignore"):
-            wobble = float(np.nanmax(np.abs(analytic - analytic1), initial=0.0))
-            scale = float(np.nanmax(np.abs(analytic), initial=0.0))
-        if _differs(f0, f1) or not wobble <= GRADIENT_WOBBLE * scale:
-            probes.append(_diagnose.nondeterministic(f0, f1, analytic, analytic1))
-        else:
-            notes.append(
-                f"the gradient differs between two calls at x by up to {wobble:.2g} (the cost "
-                "does not): round-off in a non-deterministic reduction, such as atomic adds on "
-                "a GPU. The tolerances include it."
-            )
+    f0, analytic, low_gradient, probes, wobble = _probe(ev, grad, x, layout, notes)
     if not np.isfinite(f0):
-        probes.append(_diagnose.nonfinite_cost(f0))
-        return _early_report(probes, analytic, layout, method, mode, ev, t_start, notes)
-    bad_analytic = np.flatnonzero(~np.isfinite(analytic))
-    if bad_analytic.size:
-        probes.append(
-            _diagnose.nonfinite_entries(bad_analytic, layout, "your gradient is not finite")
+        return _finish(
+            probes,
+            np.array([], dtype=np.intp),
+            ev=ev,
+            t_start=t_start,
+            notes=notes,
+            point=x,
+            checked=np.array([], dtype=np.intp),
+            numeric=np.full(n, np.nan),
+            analytic=analytic,
+            error=np.full(n, np.nan),
+            tolerance=np.full(n, np.nan),
+            step=np.full(n, np.nan),
+            relative_difference=float("nan"),
+            layout=layout,
+            method=method,
+            mode=mode,
+            step_policy="not run",
+            noise=float("nan"),
+            cost=f0,
+            rtol=float("nan"),
+            atol=float("nan"),
         )
-
-    # Noise of f at x (not needed for the complex step, whose error is round-off in the gradient).
     resolved = "central" if method == "auto" else method
-    computed_in_float32 = False
-    if resolved == "complex":
-        eps_f = noise_floor(f0)
-        detected = None
-    else:
-        line = ev.costs(explicit_points(x, noise_points(x, rng), "on the noise-probe line"))
-        values = np.concatenate([[f0], np.real(line)])
-        detected = noise_from_values(values) if np.all(np.isfinite(values)) else None
-        eps_f = max(noise_floor(f0), detected or 0.0)
-        # A float32 computation cast to float64 still returns float32 numbers: noise made of
-        # float32 round-off is low precision, not a noisy function.
-        if detected is not None and np.all(values.astype(np.float32) == values):
-            computed_in_float32 = True
+    eps_f, detected, computed_in_float32 = _noise(ev, x, f0, rng, resolved)
     rel_noise = min(eps_f / abs(f0), 1e-2) if f0 != 0 else max(eps_f, EPS)
 
     if step is None:
@@ -214,12 +188,7 @@ def check(
     else:
         idx = np.arange(n)
 
-    low = (
-        ev.low_precision
-        or computed_in_float32
-        or x_note is not None
-        or analytic_dtype in (np.float32, np.float16)
-    )
+    low = ev.low_precision or computed_in_float32 or x_note is not None or low_gradient
     rtol = (1e-3 if low else 1e-6) if rtol is None else float(rtol)
     amax = float(np.max(np.abs(analytic[np.isfinite(analytic)]), initial=0.0))
     atol = (
@@ -338,6 +307,63 @@ def check(
         step_policy=policy,
         **common,
     )
+
+
+def _probe(
+    ev: Evaluator, grad: Callable | None, x: np.ndarray, layout: Layout | None, notes: list[str]
+) -> tuple[float, np.ndarray, bool, list[Diagnosis], float]:
+    """Cost and gradient at x, twice: mutation, determinism and non-finite values.
+
+    Returns f(x), the analytic gradient, whether it came in low precision, the probe
+    diagnoses, and how much the gradient wobbled between the two calls.
+    """
+    n = x.size
+    cost0, g0 = ev(x, "at x")
+    raw = _analytic(grad, g0, x)
+    analytic = _validate_gradient(raw, n)
+    cost1, g1 = ev(x, "at x (second call, determinism probe)")
+    analytic1 = _validate_gradient(_analytic(grad, g1, x), n)
+    f0, f1 = float(np.real(as_scalar(cost0))), float(np.real(as_scalar(cost1)))
+    probes: list[Diagnosis] = []
+    if ev.mutated_at is not None:
+        probes.append(_diagnose.mutates_input(ev.mutated_at))
+    # A cost that changes between calls ruins every difference; a gradient that wobbles at
+    # round-off level (atomic adds on a GPU, threaded reductions) only widens the tolerance.
+    wobble = 0.0
+    if _differs(f0, f1) or _differs(analytic, analytic1):
+        with np.errstate(invalid="ignore"):
+            wobble = float(np.nanmax(np.abs(analytic - analytic1), initial=0.0))
+            scale = float(np.nanmax(np.abs(analytic), initial=0.0))
+        if _differs(f0, f1) or not wobble <= GRADIENT_WOBBLE * scale:
+            probes.append(_diagnose.nondeterministic(f0, f1, analytic, analytic1))
+        else:
+            notes.append(
+                f"the gradient differs between two calls at x by up to {wobble:.2g} (the cost "
+                "does not): round-off in a non-deterministic reduction, such as atomic adds on "
+                "a GPU. The tolerances include it."
+            )
+    if not np.isfinite(f0):
+        probes.append(_diagnose.nonfinite_cost(f0))
+    bad = np.flatnonzero(~np.isfinite(analytic))
+    if bad.size and np.isfinite(f0):
+        probes.append(_diagnose.nonfinite_entries(bad, layout, "your gradient is not finite"))
+    low = np.asarray(raw).dtype in (np.float32, np.float16)
+    return f0, analytic, bool(low), probes, wobble
+
+
+def _noise(
+    ev: Evaluator, x: np.ndarray, f0: float, rng: np.random.Generator, method: str
+) -> tuple[float, float | None, bool]:
+    """ε_f, the noise ECnoise detected (None if none), and whether f computes in float32."""
+    if method == "complex":  # its error is round-off in the gradient, not noise in f
+        return noise_floor(f0), None, False
+    line = ev.costs(explicit_points(x, noise_points(x, rng), "on the noise-probe line"))
+    values = np.concatenate([[f0], np.real(line)])
+    detected = noise_from_values(values) if np.all(np.isfinite(values)) else None
+    # A float32 computation cast to float64 still returns float32 numbers: noise made of
+    # float32 round-off is low precision, not a noisy function.
+    in_float32 = detected is not None and bool(np.all(values.astype(np.float32) == values))
+    return max(noise_floor(f0), detected or 0.0), detected, in_float32
 
 
 def _ng(numeric: np.ndarray, analytic: np.ndarray) -> float:
@@ -572,41 +598,3 @@ def _validate_gradient(g: Any, n: int) -> np.ndarray:
             f"{np.shape(g)}. If it is a matrix, unroll it the same way as x."
         )
     return np.real(arr).astype(np.float64)
-
-
-def _early_report(
-    probes: list[Diagnosis],
-    analytic: np.ndarray,
-    layout: Layout | None,
-    method: str,
-    mode: str,
-    ev: Evaluator,
-    t_start: float,
-    notes: list[str],
-) -> Report:
-    n = analytic.size
-    nan = np.full(n, np.nan)
-    return Report(
-        ok=False,
-        relative_difference=float("nan"),
-        mismatched=np.array([], dtype=np.intp),
-        diagnoses=probes,
-        evaluations=ev.calls,
-        checked=np.array([], dtype=np.intp),
-        numeric=nan,
-        analytic=analytic,
-        error=nan,
-        tolerance=nan,
-        step=nan,
-        layout=layout,
-        method=method,
-        mode=mode,
-        step_policy="not run",
-        noise=float("nan"),
-        cost=float("nan"),
-        seconds=time.perf_counter() - t_start,
-        rtol=float("nan"),
-        atol=float("nan"),
-        safety=SAFETY,
-        notes=notes,
-    )
