@@ -12,9 +12,9 @@ import numpy as np
 
 from . import diagnose as _diagnose
 from . import directional as _directional
-from .differences import EPS, METHODS, choose_steps, estimate
+from .differences import EPS, METHODS, choose_steps, estimate, positive_step
 from .evaluate import Evaluator, as_scalar, explicit_points
-from .layout import Layout
+from .layout import Layout, Order
 from .noise import noise_floor, noise_from_values, noise_points
 from .report import Diagnosis, Report
 
@@ -32,7 +32,7 @@ def check(
     grad: Callable[[np.ndarray], Any] | None = None,
     *,
     blocks: Mapping[str, Any] | None = None,
-    order: str = "C",
+    order: Order = "C",
     method: str = "auto",
     step: float | None = None,
     mode: str = "auto",
@@ -130,8 +130,7 @@ def check(
     layout = _validate_layout(blocks, order, n)
     _validate_choice("method", method, METHODS)
     _validate_choice("mode", mode, MODES)
-    if step is not None and (not np.isscalar(step) or not float(step) > 0):
-        raise ValueError(f"step must be None or a positive float, got {step!r}.")
+    step = None if step is None else positive_step(step, allow_none=True)
     if not callable(f):
         raise TypeError(f"f must be callable, got {type(f).__name__}.")
     if grad is not None and not callable(grad):
@@ -191,9 +190,8 @@ def check(
     low = ev.low_precision or computed_in_float32 or x_note is not None or low_gradient
     rtol = (1e-3 if low else 1e-6) if rtol is None else float(rtol)
     amax = float(np.max(np.abs(analytic[np.isfinite(analytic)]), initial=0.0))
-    atol = (
-        (100 * (np.finfo(np.float32).eps if low else EPS) * amax) if atol is None else float(atol)
-    ) + SAFETY * wobble
+    eps_g = float(np.finfo(np.float32).eps) if low else EPS
+    atol = (100 * eps_g * amax if atol is None else float(atol)) + SAFETY * wobble
 
     common = {
         "layout": layout,
@@ -323,7 +321,7 @@ def _probe(
     analytic = _validate_gradient(raw, n)
     cost1, g1 = ev(x, "at x (second call, determinism probe)")
     analytic1 = _validate_gradient(_analytic(grad, g1, x), n)
-    f0, f1 = float(np.real(as_scalar(cost0))), float(np.real(as_scalar(cost1)))
+    f0, f1 = as_scalar(cost0).real, as_scalar(cost1).real
     probes: list[Diagnosis] = []
     if ev.mutated_at is not None:
         probes.append(_diagnose.mutates_input(ev.mutated_at))
@@ -453,7 +451,8 @@ def _check_directional(
     diagnoses = list(probes)
     if result.hypothesis is not None:
         diagnoses.append(result.hypothesis)
-        mismatched = result.hypothesis.indices
+        if result.hypothesis.indices is not None:
+            mismatched = result.hypothesis.indices
     elif mismatched.size:
         # Entries not localised passed every test: use analytic for them when naming the pattern.
         filled = analytic.copy()
@@ -572,7 +571,7 @@ def _validate_x(x: Any) -> tuple[np.ndarray, str | None]:
     return arr.astype(np.float64, copy=True), note
 
 
-def _validate_layout(blocks: Mapping[str, Any] | None, order: str, n: int) -> Layout | None:
+def _validate_layout(blocks: Mapping[str, Any] | None, order: Order, n: int) -> Layout | None:
     if blocks is None:
         if order not in ("C", "F"):
             raise ValueError(f"order must be 'C' or 'F', got {order!r}.")

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .layout import Layout
+from .layout import Layout, Order
 from .report import Diagnosis
 
 # A hypothesis may miss by up to this multiple of the entry's tolerance: the tolerance is about
@@ -307,7 +307,7 @@ def _reordered(
     Unrolling a matrix in the other order is the same as unrolling its transpose in this one,
     so one test covers both mistakes.
     """
-    other = "F" if layout.order == "C" else "C"
+    other: Order = "F" if layout.order == "C" else "C"
     fixed = analytic.copy()
     touched = []
     for name in names:

@@ -64,8 +64,7 @@ def numerical_gradient(
         raise ValueError(
             f"method must be one of ('central', 'forward', 'complex'), got {method!r}."
         )
-    if not np.isscalar(step) or not step > 0:
-        raise ValueError(f"step must be a positive float, got {step!r}.")
+    step = positive_step(step)
     x = np.asarray(x, dtype=float)
     if x.ndim == 2 and 1 in x.shape:
         x = x.ravel()
@@ -95,6 +94,16 @@ def numerical_gradient(
             numgrad[p] = (loss2 - f0) / step
         perturb[p] = 0
     return numgrad
+
+
+def positive_step(value: Any, allow_none: bool = False) -> float:
+    """``value`` as a positive finite float, or a ValueError naming ``step``."""
+    expected = "None or a positive float" if allow_none else "a positive float"
+    real = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+    h = float(value) if real else float("nan")
+    if not (h > 0 and np.isfinite(h)):
+        raise ValueError(f"step must be {expected}, got {value!r}.")
+    return h
 
 
 def choose_steps(x: np.ndarray, method: str, rel_noise: float) -> np.ndarray:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sys
 import time
 from collections import deque
@@ -121,7 +122,7 @@ def _call_vectorized(f: Callable[[np.ndarray], Any], batch: np.ndarray) -> tuple
 
 
 def _key(point: np.ndarray) -> str:
-    return hashlib.sha1(np.ascontiguousarray(point).view(np.uint8)).hexdigest()
+    return hashlib.sha1(np.ascontiguousarray(point).tobytes()).hexdigest()
 
 
 @dataclass
@@ -154,7 +155,7 @@ class Evaluator:
     executor: Executor | None = None
     progress: bool | None = None
     vectorized: bool = False
-    checkpoint: str | Path | None = None
+    checkpoint: str | os.PathLike[str] | None = None
     calls: int = 0
     reused: int = 0
     mutated_at: str | None = None

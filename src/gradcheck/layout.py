@@ -5,19 +5,21 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any, Literal
 
 import numpy as np
 
 _ORDERS = ("C", "F")
+Order = Literal["C", "F"]  # how a block is unrolled: row-major (NumPy) or column-major (MATLAB)
 
 
-def _normalise_shape(name: str, shape: object) -> tuple[int, ...]:
+def _normalise_shape(name: str, shape: Any) -> tuple[int, ...]:
     if isinstance(shape, (int, np.integer)):
         shape = (int(shape),)
     try:
         if isinstance(shape, (str, bytes)):
             raise TypeError
-        dims = tuple(int(d) for d in shape)  # type: ignore[union-attr]
+        dims = tuple(int(d) for d in shape)
     except (TypeError, ValueError):
         raise TypeError(
             f"blocks[{name!r}] must be a shape (an int or a tuple of ints), "
@@ -56,7 +58,7 @@ class Layout:
     """
 
     blocks: Mapping[str, tuple[int, ...]]
-    order: str = "C"
+    order: Order = "C"
     _offsets: tuple[int, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -112,7 +114,7 @@ class Layout:
         k = int(np.searchsorted(self._offsets, i, side="right")) - 1
         name = self.names[k]
         local = i - self._offsets[k]
-        idx = np.unravel_index(local, self.blocks[name], order=self.order)  # type: ignore[call-overload]
+        idx = np.unravel_index(local, self.blocks[name], order=self.order)
         return name, tuple(int(j) for j in idx)
 
     def block_of(self, indices: np.ndarray) -> str | None:

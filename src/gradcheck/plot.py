@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .layout import Order
+
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
 
@@ -56,7 +58,7 @@ def _blocks(report: Report) -> list[tuple[str, tuple[int, ...], slice]]:
     ]
 
 
-def _as_2d(values: np.ndarray, shape: tuple[int, ...], order: str) -> np.ndarray:
+def _as_2d(values: np.ndarray, shape: tuple[int, ...], order: Order) -> np.ndarray:
     if len(shape) == 2:
         return values.reshape(shape, order=order)
     return values.reshape(1, -1)

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 from scipy import optimize, special
 
-from ..layout import Layout
+from ..layout import Layout, Order
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
@@ -110,7 +110,7 @@ class Network:
     hidden: str = "sigmoid"
     output: str = "sigmoid"
     lambda_: float = 0.0
-    order: str = "C"
+    order: Order = "C"
     naming: str = "wb"
     layout: Layout = field(init=False, repr=False, compare=False)
 
