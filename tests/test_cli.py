@@ -79,6 +79,30 @@ def test_check_fails_a_wrong_gradient_with_blocks_and_json(user_module, capsys):
     assert report["diagnoses"][0]["kind"] == "localized"
 
 
+def test_check_on_worker_processes_with_a_checkpoint(user_module, capsys):
+    argv = [
+        "check",
+        f"{user_module / 'usercode.py'}:wrong",
+        "--x0",
+        str(user_module / "x0.npy"),
+        "--workers",
+        "2",
+        "--checkpoint",
+        str(user_module / "ck.jsonl"),
+        "--mode",
+        "full",
+        "--json",
+    ]
+    assert main(argv) == 1
+    first = json.loads(capsys.readouterr().out)
+    assert first["mismatched"] == [2]
+    lines = (user_module / "ck.jsonl").read_text().splitlines()
+    assert len(lines) == first["evaluations"] - 2  # all but the two calls at x
+    assert main(argv) == 1  # resumed from the checkpoint: same verdict, nothing new saved
+    assert json.loads(capsys.readouterr().out)["mismatched"] == [2]
+    assert len((user_module / "ck.jsonl").read_text().splitlines()) == len(lines)
+
+
 def test_check_with_a_separate_gradient_and_a_mat_file(user_module, capsys):
     code = main(
         [
@@ -106,6 +130,7 @@ def test_check_with_a_separate_gradient_and_a_mat_file(user_module, capsys):
         (["check", "usercode.py:nothere", "--x0", "x0.npy"], "has no function 'nothere'"),
         (["check", "usercode.py:cost", "--x0", "missing.npy"], "--x0: no such file"),
         (["check", "usercode.py:cost", "--x0", "x0.mat"], "name one with --key"),
+        (["check", "usercode.py:cost", "--x0", "x0.npy", "--workers", "-1"], "--workers must be 0"),
         (
             ["check", "usercode.py:cost", "--x0", "x0.npy", "--blocks", "A=3x3"],
             "blocks add up to 9 entries",

@@ -73,6 +73,16 @@ def _parser() -> argparse.ArgumentParser:
     chk.add_argument("--step", type=float, help="a fixed step (default: chosen per entry)")
     chk.add_argument("--mode", default="auto", choices=["auto", "full", "directional", "sample"])
     chk.add_argument("--seed", type=int, default=0)
+    chk.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        metavar="N",
+        help="evaluate f in N processes (f must be defined at module level)",
+    )
+    chk.add_argument(
+        "--checkpoint", metavar="FILE", help="save evaluations to FILE; a rerun resumes from it"
+    )
     chk.add_argument("--json", action="store_true", help="print the report as JSON")
     chk.add_argument(
         "--html", metavar="FILE", help="write a self-contained HTML report (needs matplotlib)"
@@ -160,6 +170,18 @@ def _check(args: argparse.Namespace) -> int:
     grad = _load_function(f"{args.target.rsplit(':', 1)[0]}:{args.grad}") if args.grad else None
     x0 = _load_point(Path(args.x0), args.key)
     blocks = _parse_blocks(args.blocks) if args.blocks else None
+    if args.workers < 0:
+        raise UsageError(
+            f"--workers must be 0 (serial) or a positive number of processes, got {args.workers}."
+        )
+    executor = None
+    if args.workers:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        executor = ProcessPoolExecutor(
+            args.workers, mp_context=multiprocessing.get_context("spawn")
+        )
     try:
         report = check(
             f,
@@ -171,12 +193,17 @@ def _check(args: argparse.Namespace) -> int:
             step=args.step,
             mode=args.mode,
             seed=args.seed,
+            executor=executor,
+            checkpoint=args.checkpoint,
         )
     except (ValueError, TypeError) as exc:
         raise UsageError(str(exc).splitlines()[0]) from None
     except Exception as exc:  # noqa: BLE001 (f's own error: one line, with where it happened)
         where = " ".join(getattr(exc, "__notes__", []))
         raise UsageError(f"f raised {type(exc).__name__}: {exc} {where}".strip()) from None
+    finally:
+        if executor is not None:
+            executor.shutdown(cancel_futures=True)
     print(json.dumps(report.to_dict(), indent=2) if args.json else report)
     try:
         if args.html:
@@ -204,7 +231,9 @@ def _load_function(target: str) -> Any:
             if spec is None or spec.loader is None:
                 raise UsageError(f"cannot import {where}")
             module = importlib.util.module_from_spec(spec)
+            # Importable by name, so that worker processes (--workers) can unpickle its functions.
             sys.path.insert(0, str(path.parent.resolve()))
+            sys.modules[spec.name] = module
             spec.loader.exec_module(module)
         else:
             module = importlib.import_module(where)
