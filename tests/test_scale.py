@@ -179,3 +179,35 @@ def test_progress_on_gives_the_same_result():
         gradcheck.check(functions.smooth, x, progress=True).evaluations
         == gradcheck.check(functions.smooth, x, progress=False).evaluations
     )
+
+
+@pytest.mark.parametrize(
+    ("block", "factor", "kind"), [("Theta1", 30.0, "scale"), ("Theta2", -1.0, "sign")]
+)
+def test_a_whole_block_pattern_is_named_without_localising_its_entries(
+    weights_path, block, factor, kind
+):
+    theta1, theta2 = ex4.load_weights(weights_path)
+    rng = np.random.default_rng(0)
+    X, y = rng.random((30, 400)), rng.integers(1, 11, 30)
+    part = slice(0, 10025) if block == "Theta1" else slice(10025, None)
+
+    def cost(p):  # a missing 1/m (m = 30) in Theta1's gradient, or Theta2's sign flipped
+        J, g = ex4.nn_cost_function(p, 400, 25, 10, X, y, 1.0)
+        g = g.copy()
+        g[part] *= factor
+        return J, g
+
+    report = gradcheck.check(
+        cost,
+        ex4.unroll(theta1, theta2),
+        blocks={"Theta1": (25, 401), "Theta2": (10, 26)},
+        order="F",
+        mode="directional",
+    )
+    d = report.diagnoses[0]
+    assert (d.kind, d.block) == (kind, block)
+    if kind == "scale":
+        assert d.factor == pytest.approx(30.0, rel=1e-6)
+    assert report.mismatched.size == (10025 if block == "Theta1" else 260)
+    assert report.evaluations <= 100

@@ -448,13 +448,10 @@ def _check_directional(
     mismatched = result.mismatched
     numeric[mismatched] = result.estimates
     tol[mismatched] = result.entry_tolerance
-    diagnoses = list(probes)
-    if result.hypothesis is not None:
-        diagnoses.append(result.hypothesis)
-        if result.hypothesis.indices is not None:
-            mismatched = result.hypothesis.indices
-    elif mismatched.size:
-        # Entries not localised passed every test: use analytic for them when naming the pattern.
+    diagnoses = list(probes) + result.hypotheses
+    if mismatched.size:
+        # Entries neither localised nor in an explained block passed every test: use analytic
+        # for them when naming the pattern of the localised ones.
         filled = analytic.copy()
         filled[mismatched] = result.estimates
         filled_tol = rtol * np.abs(analytic) + atol
@@ -469,6 +466,12 @@ def _check_directional(
             x=x,
             rtol=rtol,
         )
+    explained = [d.indices for d in result.hypotheses if d.indices is not None]
+    mismatched = (
+        np.union1d(mismatched, np.concatenate(explained)).astype(np.intp)
+        if explained
+        else mismatched
+    )
     if not result.complete:
         notes.append(
             f"localisation stopped at the evaluation budget ({budget}); more wrong entries may "
@@ -483,7 +486,7 @@ def _check_directional(
         low_precision=low,
     )
     verdict_failed = bool(np.any(np.abs(result.numeric - result.analytic) > result.tolerance))
-    if verdict_failed and not mismatched.size and result.hypothesis is None:
+    if verdict_failed and not mismatched.size and not result.hypotheses:
         diagnoses.append(
             Diagnosis(
                 "localized",

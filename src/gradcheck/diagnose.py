@@ -336,39 +336,51 @@ def explain_directions(
     numeric: np.ndarray,
     analytic_d: np.ndarray,
     tolerance: np.ndarray,
-    directions: np.ndarray,
+    directions: list[tuple[np.ndarray, np.ndarray]],
     analytic: np.ndarray,
     layout: Layout | None,
+    block: str | None = None,
 ) -> Diagnosis | None:
-    """Sign, scale or layout errors over the whole gradient, judged from directional differences.
+    """Sign, scale or layout errors of the whole gradient (or of one block), from directions.
 
-    ``numeric[k] ≈ ∇f·v_k``, ``analytic_d[k] = analytic·v_k``. Each hypothesis predicts the
-    analytic side from the numeric one and must hold for every direction.
+    ``directions`` are (indices, values) pairs, ``numeric[k] ≈ ∇f·v_k`` and
+    ``analytic_d[k] = analytic·v_k``. Each hypothesis predicts the analytic side from the
+    numeric one and must hold for every direction.
     """
     slack = SLACK * tolerance
-    everywhere = "every block" if layout is not None and len(layout.names) > 1 else "all entries"
-    nonzero = np.flatnonzero(analytic)
+    if block is not None and layout is not None:
+        scope, entries = _scope_name_of(layout, block), layout.indices(block)
+    else:
+        scope = "every block" if layout is not None and len(layout.names) > 1 else "all entries"
+        entries = np.arange(analytic.size)
+    nonzero = entries[analytic[entries] != 0]
     if np.all(np.abs(analytic_d + numeric) <= slack):
-        return Diagnosis("sign", _sign_message(everywhere), indices=nonzero, factor=-1.0)
+        return Diagnosis("sign", _sign_message(scope), block=block, indices=nonzero, factor=-1.0)
     factor = _scale_factor(analytic_d, numeric)
     if factor is not None and np.all(
         np.abs(analytic_d - factor * numeric) <= slack * max(1.0, abs(factor))
     ):
         return Diagnosis(
-            "scale", _scale_message(everywhere, factor), indices=nonzero, factor=factor
+            "scale", _scale_message(scope, factor), block=block, indices=nonzero, factor=factor
         )
     if layout is not None:
-        names = [b for b in layout.names if len(layout.blocks[b]) == 2]
-        fixed, touched = _reordered(analytic, layout, names)
-        if touched and np.all(np.abs(directions @ fixed - numeric) <= slack):
-            changed = np.flatnonzero(fixed != analytic)
+        names = [block] if block is not None else list(layout.names)
+        fixed, touched = _reordered(
+            analytic, layout, [b for b in names if len(layout.blocks[b]) == 2]
+        )
+        predicted = np.array([fixed[idx] @ v for idx, v in directions])
+        if touched and np.all(np.abs(predicted - numeric) <= slack):
             return Diagnosis(
                 "layout",
                 _layout_message(touched, layout.order),
                 block=touched[0] if len(touched) == 1 else None,
-                indices=changed,
+                indices=np.flatnonzero(fixed != analytic),
             )
     return None
+
+
+def _scope_name_of(layout: Layout, block: str) -> str:
+    return f"{block} ({'×'.join(map(str, layout.blocks[block]))})"
 
 
 def _regularization(c: Comparison) -> Diagnosis | None:
@@ -469,10 +481,9 @@ def _names(idx: np.ndarray, layout: Layout | None) -> str:
 
 
 def _scope_name(c: Comparison, block: str | None) -> str:
-    if block is None:
+    if block is None or c.layout is None:
         return "every block" if c.layout is not None and len(c.layout.names) > 1 else "all entries"
-    shape = "×".join(map(str, c.layout.blocks[block])) if c.layout is not None else ""
-    return f"{block} ({shape})"
+    return _scope_name_of(c.layout, block)
 
 
 def _is_column(layout: Layout, name: str, idx: np.ndarray, col: int) -> bool:

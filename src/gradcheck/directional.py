@@ -46,7 +46,7 @@ class DirectionalResult:
     estimates: np.ndarray  # numeric derivative estimated at each mismatched entry
     entry_tolerance: np.ndarray
     complete: bool  # False when the evaluation budget ran out before localisation finished
-    hypothesis: Diagnosis | None  # a sign, scale or layout error over everything, if one fits
+    hypotheses: list[Diagnosis]  # sign, scale or layout errors of the whole gradient or of blocks
 
 
 def random_direction(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -125,28 +125,34 @@ def run(
     estimates: list[float] = []
     entry_tol: list[float] = []
     complete = True
-    hypothesis = None
+    hypotheses: list[Diagnosis] = []
     if failing.size:
-        # Whole-gradient patterns first: localising a sign error would mean finding every entry.
-        hypothesis = explain_directions(numeric, anal, tol, np.array(vs), analytic, layout)
-    if failing.size and hypothesis is None:
-        k = int(failing[np.argmax(np.abs(numeric - anal)[failing] / tol[failing])])
-        root = (everything, vs[k], numeric[k], anal[k], tol[k])
-        complete = _localise(tester, [root], found, estimates, entry_tol, budget)
-        # Verify: whatever was not localised must now pass along fresh directions.
-        for _ in range(3):
-            if not complete:
-                break
-            rest = np.setdiff1d(everything, np.array(found, dtype=np.intp))
-            if rest.size == 0:
-                break
-            checks = [(rest, random_direction(x, rng)[rest]) for _ in range(2)]
-            d, a, t = tester.test(checks)
-            bad = np.flatnonzero(np.abs(d - a) > t)
-            if not bad.size:
-                break
-            roots = [(checks[j][0], checks[j][1], d[j], a[j], t[j]) for j in bad[:1]]
+        # Patterns of a whole gradient or block first: localising a sign error would mean
+        # finding every entry.
+        everywhere = explain_directions(
+            numeric, anal, tol, [(everything, v) for v in vs], analytic, layout
+        )
+        if everywhere is not None:
+            hypotheses = [everywhere]
+        else:
+            roots, hypotheses, explained = _blocks(
+                tester, x, rng, analytic, layout, numeric, anal, tol, vs
+            )
             complete = _localise(tester, roots, found, estimates, entry_tol, budget)
+            # Verify: whatever was neither explained nor localised must pass along fresh directions.
+            for _ in range(3):
+                rest = np.setdiff1d(
+                    everything, np.concatenate([explained, np.array(found, dtype=np.intp)])
+                )
+                if not complete or rest.size == 0:
+                    break
+                checks = [(rest, random_direction(x, rng)[rest]) for _ in range(2)]
+                d, a, t = tester.test(checks)
+                bad = np.flatnonzero(np.abs(d - a) > t)
+                if not bad.size:
+                    break
+                more = [(checks[j][0], checks[j][1], d[j], a[j], t[j]) for j in bad[:1]]
+                complete = _localise(tester, more, found, estimates, entry_tol, budget)
     order = np.argsort(found)
     return DirectionalResult(
         numeric=numeric,
@@ -156,8 +162,61 @@ def run(
         estimates=np.array(estimates)[order],
         entry_tolerance=np.array(entry_tol)[order],
         complete=complete,
-        hypothesis=hypothesis,
+        hypotheses=hypotheses,
     )
+
+
+BLOCK_DIRECTIONS = 3
+
+
+def _blocks(
+    tester: _Tester,
+    x: np.ndarray,
+    rng: np.random.Generator,
+    analytic: np.ndarray,
+    layout: Layout | None,
+    numeric: np.ndarray,
+    anal: np.ndarray,
+    tol: np.ndarray,
+    vs: list[np.ndarray],
+) -> tuple[list, list[Diagnosis], np.ndarray]:
+    """Test each block along its own directions; explain whole-block patterns.
+
+    Returns the groups still to localise, the block diagnoses and the entries they explain.
+    """
+    everything = np.arange(x.size)
+    if layout is None or len(layout.names) < 2:
+        failing = np.flatnonzero(np.abs(numeric - anal) > tol)
+        k = int(failing[np.argmax(np.abs(numeric - anal)[failing] / tol[failing])])
+        return [(everything, vs[k], numeric[k], anal[k], tol[k])], [], np.array([], dtype=np.intp)
+    dirs = [
+        (layout.indices(name), random_direction(x, rng)[layout.slice(name)])
+        for name in layout.names
+        for _ in range(BLOCK_DIRECTIONS)
+    ]
+    d, a, t = tester.test(dirs)
+    roots, found, explained = [], [], []
+    for b, name in enumerate(layout.names):
+        part = slice(b * BLOCK_DIRECTIONS, (b + 1) * BLOCK_DIRECTIONS)
+        bad = np.flatnonzero(np.abs(d[part] - a[part]) > t[part])
+        if not bad.size:
+            continue
+        diagnosis = explain_directions(
+            d[part], a[part], t[part], dirs[part], analytic, layout, block=name
+        )
+        if diagnosis is not None:
+            found.append(diagnosis)
+            explained.append(layout.indices(name))
+            continue
+        k = b * BLOCK_DIRECTIONS + int(
+            bad[np.argmax(np.abs(d[part] - a[part])[bad] / t[part][bad])]
+        )
+        roots.append((dirs[k][0], dirs[k][1], d[k], a[k], t[k]))
+    if not roots and not found:  # every block passes alone: the verdict's failure decides
+        failing = np.flatnonzero(np.abs(numeric - anal) > tol)
+        k = int(failing[np.argmax(np.abs(numeric - anal)[failing] / tol[failing])])
+        roots = [(everything, vs[k], numeric[k], anal[k], tol[k])]
+    return roots, found, np.concatenate(explained) if explained else np.array([], dtype=np.intp)
 
 
 def _localise(
