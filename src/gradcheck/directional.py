@@ -11,7 +11,11 @@ their weighted sum nearly vanishes, an event of probability about ``tolerance / 
 direction; ``DIRECTIONS = 10`` independent directions make a miss of errors 10× above tolerance
 less likely than ~1e-10.
 
-Localisation uses additivity: with ``v_G`` the direction restricted to a group G split into
+When the verdict fails, whole-gradient patterns (sign, scale, layout) are tested on the verdict's
+directions, then each block along ``BLOCK_DIRECTIONS`` directions of its own: a block whose error
+is a pattern is named without finding its entries one by one.
+
+Localisation of the remaining failing blocks uses additivity: with ``v_G`` the direction restricted to a group G split into
 halves L and R, ``∇f·v_G = ∇f·v_L + ∇f·v_R``, so testing L alone also tests R. Failing halves
 are split again until single entries remain: about ``2·b·log2(n)`` evaluations for b wrong
 entries. A final test on the remaining entries, with a fresh direction, checks that nothing

@@ -165,7 +165,7 @@ class Report:
         wrong = self.mismatched.size
         if self.mode == "directional":
             found = (
-                f"{wrong} wrong entr{'y' if wrong == 1 else 'ies'} localised among {n}"
+                f"{wrong} wrong entr{'y' if wrong == 1 else 'ies'} found among {n}"
                 if wrong
                 else f"all {n} entries agree along every direction"
             )
