@@ -77,7 +77,7 @@ def test_the_questions_bug_on_the_full_size_network_in_directional_mode(weights_
     d = report.diagnoses[0]
     assert (d.kind, d.block) == ("regularization", "Theta2")
     assert d.factor == pytest.approx(2 / 30, rel=1e-4)
-    assert report.evaluations < 400
+    assert report.evaluations < 100
 
 
 def test_random_directions_never_vanish_on_an_entry():
@@ -211,3 +211,48 @@ def test_a_whole_block_pattern_is_named_without_localising_its_entries(
         assert d.factor == pytest.approx(30.0, rel=1e-6)
     assert report.mismatched.size == (10025 if block == "Theta1" else 260)
     assert report.evaluations <= 100
+
+
+@pytest.mark.parametrize("bug", ["question", "zero block", "L2 missing"])
+def test_block_patterns_found_from_directions_alone(weights_path, bug):
+    theta1, theta2 = ex4.load_weights(weights_path)
+    rng = np.random.default_rng(0)
+    X, y = rng.random((30, 400)), rng.integers(1, 11, 30)
+    params = ex4.unroll(theta1, theta2)
+
+    def cost(p):
+        J, g = ex4.nn_cost_function(p, 400, 25, 10, X, y, 1.0)
+        g = g.copy()
+        if bug == "question":  # Theta2's bias column regularised in the cost only
+            J += 1.0 / 30 * np.sum(p[10025:10035] ** 2)
+        elif bug == "zero block":  # Theta2's gradient never written
+            g[10025:] = 0
+        else:  # the gradient lacks λ/m·Θ on every non-bias entry
+            t1 = p[:10025].reshape(25, 401, order="F").copy()
+            t2 = p[10025:].reshape(10, 26, order="F").copy()
+            t1[:, 0] = 0
+            t2[:, 0] = 0
+            g -= 1.0 / 30 * ex4.unroll(t1, t2)
+        return J, g
+
+    report = gradcheck.check(
+        cost,
+        params,
+        blocks={"Theta1": (25, 401), "Theta2": (10, 26)},
+        order="F",
+        mode="directional",
+    )
+    kinds = [(d.kind, d.block) for d in report.diagnoses]
+    assert report.evaluations <= 100
+    if bug == "question":
+        assert kinds == [("regularization", "Theta2")]
+        assert report.diagnoses[0].factor == pytest.approx(2 / 30, rel=1e-4)
+        assert report.mismatched.tolist() == list(range(10025, 10035))
+    elif bug == "zero block":
+        assert kinds == [("zero", "Theta2")]
+        assert report.mismatched.size == 260
+    else:
+        assert kinds == [("regularization", "Theta1"), ("regularization", "Theta2")]
+        assert all(d.factor == pytest.approx(1 / 30, rel=1e-4) for d in report.diagnoses)
+        assert "all but the bias column" in report.diagnoses[0].message
+        assert report.mismatched.size == 25 * 400 + 10 * 25

@@ -339,6 +339,7 @@ def explain_directions(
     directions: list[tuple[np.ndarray, np.ndarray]],
     analytic: np.ndarray,
     layout: Layout | None,
+    x: np.ndarray,
     block: str | None = None,
 ) -> Diagnosis | None:
     """Sign, scale or layout errors of the whole gradient (or of one block), from directions.
@@ -363,6 +364,28 @@ def explain_directions(
         return Diagnosis(
             "scale", _scale_message(scope, factor), block=block, indices=nonzero, factor=factor
         )
+    if np.all(analytic[entries] == 0):
+        return Diagnosis(
+            "zero",
+            f"{scope}: your gradient is 0 on the whole of it where the numerical gradient is not. "
+            "This part of the gradient is never written: an accumulator left at zeros, or a loop "
+            "that skips it.",
+            block=block,
+            indices=entries,
+        )
+
+    def x_values(idx: np.ndarray, v: np.ndarray, subset: np.ndarray) -> float:
+        inside = np.isin(idx, subset)
+        return float(x[idx[inside]] @ v[inside])
+
+    for subset in _regularization_sets(layout, block, entries):
+        # numeric − analytic = κ·x on the subset, seen along each direction: κ·(x_S·v_S).
+        xv = np.array([x_values(idx, v, subset) for idx, v in directions])
+        if not np.any(xv):
+            continue
+        kappa = float(xv @ (numeric - analytic_d)) / float(xv @ xv)
+        if kappa != 0 and np.all(np.abs(analytic_d - (numeric - kappa * xv)) <= slack):
+            return _regularization_diagnosis(layout, subset, kappa, block)
     if layout is not None:
         names = [block] if block is not None else list(layout.names)
         fixed, touched = _reordered(
@@ -377,6 +400,19 @@ def explain_directions(
                 indices=np.flatnonzero(fixed != analytic),
             )
     return None
+
+
+def _regularization_sets(
+    layout: Layout | None, block: str | None, entries: np.ndarray
+) -> list[np.ndarray]:
+    """Where an L2 term typically goes missing: a whole block, its bias column, the rest."""
+    sets = [entries]
+    if layout is not None and block is not None and len(layout.blocks[block]) == 2:
+        rows, cols = layout.blocks[block]
+        if cols > 1:
+            bias = np.sort([layout.flat_index(block, (r, 0)) for r in range(rows)])
+            sets += [bias, np.setdiff1d(entries, bias)]
+    return sets
 
 
 def _scope_name_of(layout: Layout, block: str) -> str:
@@ -395,48 +431,53 @@ def _regularization(c: Comparison) -> Diagnosis | None:
     kappa = float(xm @ diff) / xx
     if kappa == 0 or not c.fits(mism, c.numeric[mism] - kappa * xm):
         return None
-    sets = _set_name(c, mism)
-    bias = _bias_columns(c, mism)
+    block = c.layout.block_of(mism) if c.layout is not None else None
+    return _regularization_diagnosis(c.layout, mism, kappa, block)
+
+
+def _regularization_diagnosis(
+    layout: Layout | None, idx: np.ndarray, kappa: float, block: str | None
+) -> Diagnosis:
+    bias = _bias_columns(layout, idx)
+    what = "this column" if bias == 1 else "these entries"
     if kappa > 0:
         side = (
-            "your cost regularises "
-            + ("this column" if bias == 1 else "these entries")
-            + " but your gradient does not (or the reverse: an L2 term the cost has and the gradient lacks)"
+            f"your cost regularises {what} but your gradient does not (or the reverse: an L2 "
+            "term the cost has and the gradient lacks)"
         )
     else:
         side = (
-            "your gradient regularises "
-            + ("this column" if bias == 1 else "these entries")
-            + " but your cost does not (or the reverse: an L2 term the gradient has and the cost lacks)"
+            f"your gradient regularises {what} but your cost does not (or the reverse: an L2 "
+            "term the gradient has and the cost lacks)"
         )
     hint = (
-        " Check the bias terms of the regularisation: the bias column (column 0) is usually not regularised, in the cost nor in the gradient."
+        " Check the bias terms of the regularisation: the bias column (column 0) is usually not "
+        "regularised, in the cost nor in the gradient."
         if bias
-        else " Check that cost and gradient apply the same L2 term (λ/(2m)·Σθ² in the cost ↔ λ/m·θ in the gradient)."
+        else " Check that cost and gradient apply the same L2 term (λ/(2m)·Σθ² in the cost ↔ "
+        "λ/m·θ in the gradient)."
     )
-    block = c.layout.block_of(mism) if c.layout is not None else None
-    target = block if block is not None else "x"
     return Diagnosis(
         "regularization",
-        f"{sets}: numeric − analytic = {kappa:.6g} × {target} — cost and gradient disagree about "
-        f"the regularisation: {side}.{hint}",
+        f"{_set_name_in(layout, idx)}: numeric − analytic = {kappa:.6g} × {block or 'x'} — cost and "
+        f"gradient disagree about the regularisation: {side}.{hint}",
         block=block,
-        indices=mism,
+        indices=idx,
         factor=kappa,
     )
 
 
-def _bias_columns(c: Comparison, idx: np.ndarray) -> int:
+def _bias_columns(layout: Layout | None, idx: np.ndarray) -> int:
     """How many blocks have exactly their column 0 in ``idx`` (and nothing else of theirs)."""
-    if c.layout is None:
+    if layout is None:
         return 0
     count = 0
-    for name, shape in c.layout.blocks.items():
-        mine = c.layout.indices(name)
+    for name, shape in layout.blocks.items():
+        mine = layout.indices(name)
         inside = idx[np.isin(idx, mine)]
         if not inside.size:
             continue
-        if len(shape) == 2 and _is_column(c.layout, name, inside, 0):
+        if len(shape) == 2 and _is_column(layout, name, inside, 0):
             count += 1
         else:
             return 0
@@ -493,14 +534,18 @@ def _is_column(layout: Layout, name: str, idx: np.ndarray, col: int) -> bool:
 
 
 def _set_name(c: Comparison, idx: np.ndarray) -> str:
+    return _set_name_in(c.layout, idx)
+
+
+def _set_name_in(layout: Layout | None, idx: np.ndarray) -> str:
     """``Theta2[:, 0] (bias column, 3 entries)``, ``Theta1[2, :]``, ``all of W1`` or a list."""
-    if c.layout is None:
+    if layout is None:
         return _names(idx, None)
     parts = []
-    for name, shape in c.layout.blocks.items():
-        mine = np.sort(idx[np.isin(idx, c.layout.indices(name))])
+    for name, shape in layout.blocks.items():
+        mine = np.sort(idx[np.isin(idx, layout.indices(name))])
         if mine.size:
-            parts.append(_block_set_name(c.layout, name, shape, mine))
+            parts.append(_block_set_name(layout, name, shape, mine))
     return "; ".join(parts)
 
 

@@ -11,9 +11,10 @@ their weighted sum nearly vanishes, an event of probability about ``tolerance / 
 direction; ``DIRECTIONS = 10`` independent directions make a miss of errors 10× above tolerance
 less likely than ~1e-10.
 
-When the verdict fails, whole-gradient patterns (sign, scale, layout) are tested on the verdict's
-directions, then each block along ``BLOCK_DIRECTIONS`` directions of its own: a block whose error
-is a pattern is named without finding its entries one by one.
+When the verdict fails, whole-gradient patterns (sign, scale, layout, zero, κ·x) are tested on
+the verdict's directions, then each block along ``BLOCK_DIRECTIONS`` directions of its own (adding
+κ·x on the block's bias column or on the rest): a block whose error is such a pattern is named
+without finding its entries one by one.
 
 Localisation of the remaining failing blocks uses additivity: with ``v_G`` the direction restricted to a group G split into
 halves L and R, ``∇f·v_G = ∇f·v_L + ∇f·v_R``, so testing L alone also tests R. Failing halves
@@ -134,7 +135,7 @@ def run(
         # Patterns of a whole gradient or block first: localising a sign error would mean
         # finding every entry.
         everywhere = explain_directions(
-            numeric, anal, tol, [(everything, v) for v in vs], analytic, layout
+            numeric, anal, tol, [(everything, v) for v in vs], analytic, layout, x
         )
         if everywhere is not None:
             hypotheses = [everywhere]
@@ -206,7 +207,7 @@ def _blocks(
         if not bad.size:
             continue
         diagnosis = explain_directions(
-            d[part], a[part], t[part], dirs[part], analytic, layout, block=name
+            d[part], a[part], t[part], dirs[part], analytic, layout, x, block=name
         )
         if diagnosis is not None:
             found.append(diagnosis)
