@@ -19,6 +19,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -89,7 +90,8 @@ def explicit_points(x: np.ndarray, points: list[np.ndarray], where: str) -> Poin
 
 
 def _call(f: Callable[[np.ndarray], Any], point: np.ndarray) -> tuple[Any, bool]:
-    # Module-level so that process pools can pickle it.
+    """``f`` on a private copy of ``point`` (one point, or a (k, n) batch); also whether ``f``
+    modified it. Module-level so that process pools can pickle it."""
     arg = point.copy()
     out = f(arg)
     if np.array_equal(arg, point):
@@ -99,9 +101,9 @@ def _call(f: Callable[[np.ndarray], Any], point: np.ndarray) -> tuple[Any, bool]
 
 def _call_changes(
     f: Callable[[np.ndarray], Any], x: np.ndarray, changes: list[tuple[Any, np.ndarray]]
-) -> list[tuple[Any, str, bool, int]]:
+) -> list[tuple[complex | float, str, bool]]:
     # Runs in a worker: rebuilds each point from x and its changed entries; only
-    # (cost, dtype, mutated, 1) comes back, never the gradient.
+    # (cost, dtype, mutated) comes back, never the gradient.
     results = []
     points = Points(x, len(changes), changes.__getitem__, str)
     for position, point in enumerate(points):
@@ -110,15 +112,18 @@ def _call_changes(
         except Exception as exc:
             exc.gradcheck_position = position  # type: ignore[attr-defined]
             raise
-        cost = split_output(out)[0]
-        results.append((as_scalar(cost), np.asarray(cost).dtype.name, mutated, 1))
+        results.append((*_cost(out), mutated))
     return results
 
 
-def _call_vectorized(f: Callable[[np.ndarray], Any], batch: np.ndarray) -> tuple[Any, bool]:
-    arg = batch.copy()
-    out = f(arg)
-    return out, not np.array_equal(arg, batch, equal_nan=True)
+def _cost(out: Any) -> tuple[complex | float, str]:
+    """The cost ``f`` returned, as a number, and the dtype it came in."""
+    cost = split_output(out)[0]
+    return as_scalar(cost), np.asarray(cost).dtype.name
+
+
+def _text(where: str | Callable[[], str]) -> str:
+    return where if isinstance(where, str) else where()
 
 
 def _key(point: np.ndarray) -> str:
@@ -157,7 +162,6 @@ class Evaluator:
     vectorized: bool = False
     checkpoint: str | os.PathLike[str] | None = None
     calls: int = 0
-    reused: int = 0
     mutated_at: str | None = None
     interrupted: bool = False
     seconds_in_f: float = 0.0
@@ -176,26 +180,29 @@ class Evaluator:
                             complex(*value) if isinstance(value, list) else value
                         )
 
-    def __call__(self, point: np.ndarray, where: str = "at x") -> tuple[Any, Any]:
-        """Evaluate at one point; returns ``(cost, grad_or_None)`` as ``f`` gave them."""
+    def __call__(
+        self, point: np.ndarray, where: str | Callable[[], str] = "at x"
+    ) -> tuple[Any, Any]:
+        """Evaluate at one point; returns ``(cost, grad_or_None)`` as ``f`` gave them.
+
+        ``where`` describes the point for messages; a callable is only called when needed, so
+        that naming the entry costs nothing on the hot path.
+        """
         t0 = time.perf_counter()
         try:
             if self.vectorized:
-                out, mutated = _call_vectorized(self.f, point[None, :])
+                out, mutated = _call(self.f, point[None, :])
                 out = (np.asarray(out).reshape(-1)[0], None)
             else:
                 out, mutated = _call(self.f, point)
         except Exception as exc:
-            exc.add_note(f"gradcheck: raised while evaluating f {where}.")
+            exc.add_note(f"gradcheck: raised while evaluating f {_text(where)}.")
             raise
         finally:
             self.seconds_in_f += time.perf_counter() - t0
             self.calls += 1
-        return self._record(out, mutated, where)
-
-    def _record(self, out: Any, mutated: bool, where: str) -> tuple[Any, Any]:
         if mutated and self.mutated_at is None:
-            self.mutated_at = where
+            self.mutated_at = _text(where)
         cost, grad = split_output(out)
         self._dtypes.add(np.asarray(cost).dtype.name)
         return cost, grad
@@ -242,14 +249,13 @@ class Evaluator:
                 todo.append(k)
             else:
                 values[k], done[k] = hit, True
-                self.reused += 1
         return todo
 
     def _serial(self, points: Points, todo: list[int], sink: _Sink) -> None:
         wanted = set(todo)
         for k, p in enumerate(points):
             if k in wanted:
-                cost, _ = self(p, points.where(k))
+                cost, _ = self(p, partial(points.where, k))
                 sink.store(k, p, cost)
 
     def _batched(self, points: Points, todo: list[int], sink: _Sink) -> None:
@@ -266,7 +272,7 @@ class Evaluator:
         stack = np.stack([p for _, p in batch])
         t0 = time.perf_counter()
         try:
-            out, mutated = _call_vectorized(self.f, stack)
+            out, mutated = _call(self.f, stack)
         except Exception as exc:
             exc.add_note(
                 f"gradcheck: raised while evaluating f on a batch of {len(batch)} points, "
@@ -335,8 +341,8 @@ class Evaluator:
             k = chunk[getattr(exc, "gradcheck_position", 0)][0]
             exc.add_note(f"gradcheck: raised while evaluating f {points.where(k)}.")
             raise
-        for (k, p), (cost, dtype, mutated, calls) in zip(chunk, results, strict=True):
-            self.calls += calls
+        self.calls += len(chunk)
+        for (k, p), (cost, dtype, mutated) in zip(chunk, results, strict=True):
             if mutated and self.mutated_at is None:
                 self.mutated_at = points.where(k)
             self._dtypes.add(dtype)
