@@ -6,6 +6,7 @@ import os
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Executor
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -14,7 +15,7 @@ from . import diagnose as _diagnose
 from . import directional as _directional
 from .differences import EPS, METHODS, choose_steps, estimate, positive_step
 from .evaluate import Evaluator, as_scalar, explicit_points
-from .layout import Layout, Order
+from .layout import Layout, Order, entry_name
 from .noise import noise_floor, noise_from_values, noise_points
 from .report import Diagnosis, Report
 
@@ -138,7 +139,7 @@ def check(
             f"grad must be callable (or None when f returns (cost, gradient)), got {type(grad).__name__}."
         )
 
-    describe = layout.name if layout is not None else (lambda i: f"x[{i}]")
+    describe = partial(entry_name, layout)
     ev = Evaluator(
         f, executor=executor, progress=progress, vectorized=bool(vectorized), checkpoint=checkpoint
     )

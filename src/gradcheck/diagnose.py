@@ -9,12 +9,11 @@ entry of its scope). What no hypothesis explains is reported as ``localized``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
-from .layout import Layout, Order
+from .layout import Layout, Order, entry_name
 from .report import Diagnosis
 
 # A hypothesis may miss by up to this multiple of the entry's tolerance: the tolerance is about
@@ -37,7 +36,7 @@ class Comparison:
     rtol: float
 
     def name(self, i: int) -> str:
-        return self.layout.name(i) if self.layout is not None else f"x[{int(i)}]"
+        return entry_name(self.layout, i)
 
     def fits(
         self,
@@ -516,8 +515,7 @@ def _localized(c: Comparison) -> list[Diagnosis]:
 
 
 def _names(idx: np.ndarray, layout: Layout | None) -> str:
-    name: Callable[[int], str] = layout.name if layout is not None else (lambda i: f"x[{int(i)}]")
-    shown = ", ".join(name(i) for i in idx[:SHOWN])
+    shown = ", ".join(entry_name(layout, i) for i in idx[:SHOWN])
     return shown + (f" and {idx.size - SHOWN} more" if idx.size > SHOWN else "")
 
 

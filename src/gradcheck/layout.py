@@ -165,6 +165,6 @@ class Layout:
         return self.slice(name).start + int(local)
 
 
-def flat_layout(n: int) -> Layout:
-    """A one-block layout named ``x`` for problems given without blocks."""
-    return Layout({"x": (n,)})
+def entry_name(layout: Layout | None, i: int) -> str:
+    """``Theta2[0, 0]`` with a layout, ``x[17]`` without."""
+    return layout.name(i) if layout is not None else f"x[{int(i)}]"

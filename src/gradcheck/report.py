@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from .layout import Layout
+from .layout import Layout, entry_name
 
 # The diagnosis vocabulary (stable strings, see DESIGN.md) and whether each kind fails the check.
 SEVERITY = {
@@ -114,7 +114,7 @@ class Report:
     # ----- naming -------------------------------------------------------------------------
     def name(self, i: int) -> str:
         """``Theta2[0, 0]`` with blocks, ``x[17]`` without."""
-        return self.layout.name(i) if self.layout is not None else f"x[{int(i)}]"
+        return entry_name(self.layout, i)
 
     @property
     def relative_errors(self) -> np.ndarray:
