@@ -193,6 +193,9 @@ def check(
     amax = float(np.max(np.abs(analytic[np.isfinite(analytic)]), initial=0.0))
     eps_g = float(np.finfo(np.float32).eps) if low else EPS
     atol = (100 * eps_g * amax if atol is None else float(atol)) + SAFETY * wobble
+    noise_warnings = _diagnose.noise_warnings(
+        eps_f=eps_f, detected=detected, f0=f0, low_precision=low
+    )
 
     common = {
         "layout": layout,
@@ -212,10 +215,9 @@ def check(
             f0,
             analytic,
             probes,
+            noise_warnings,
             rng=rng,
             rel_noise=rel_noise,
-            detected=detected,
-            low=low,
             budget=DEFAULT_BUDGET if budget is None else int(budget),
             method=method,
             **common,
@@ -283,14 +285,7 @@ def check(
             x=x,
             rtol=rtol,
         )
-    diagnoses += _diagnose.warnings(
-        kinks=kinks,
-        layout=layout,
-        eps_f=eps_f,
-        detected=detected,
-        f0=f0,
-        low_precision=low,
-    )
+    diagnoses += _diagnose.kink_warning(kinks, layout) + noise_warnings
     a_c, n_c = analytic[checked], numeric[checked]
     return _finish(
         diagnoses,
@@ -415,11 +410,10 @@ def _check_directional(
     f0: float,
     analytic: np.ndarray,
     probes: list[Diagnosis],
+    noise_warnings: list[Diagnosis],
     *,
     rng: np.random.Generator,
     rel_noise: float,
-    detected: float | None,
-    low: bool,
     budget: int,
     method: str,
     layout: Layout | None,
@@ -478,14 +472,7 @@ def _check_directional(
             f"localisation stopped at the evaluation budget ({budget}); more wrong entries may "
             "remain. Pass budget= to allow more."
         )
-    diagnoses += _diagnose.warnings(
-        kinks=np.array([], dtype=np.intp),
-        layout=layout,
-        eps_f=eps_f,
-        detected=detected,
-        f0=f0,
-        low_precision=low,
-    )
+    diagnoses += noise_warnings
     verdict_failed = bool(np.any(np.abs(result.numeric - result.analytic) > result.tolerance))
     if verdict_failed and not mismatched.size and not result.hypotheses:
         diagnoses.append(
@@ -497,7 +484,7 @@ def _check_directional(
         )
     return _finish(
         diagnoses,
-        mismatched if mismatched.size or not verdict_failed else np.array([], np.intp),
+        mismatched,
         checked=result.mismatched,
         numeric=numeric,
         analytic=analytic,

@@ -93,29 +93,28 @@ def nonfinite_entries(idx: np.ndarray, layout: Layout | None, what: str) -> Diag
     )
 
 
-def warnings(
-    *,
-    kinks: np.ndarray,
-    layout: Layout | None,
-    eps_f: float,
-    detected: float | None,
-    f0: float,
-    low_precision: bool,
-) -> list[Diagnosis]:
-    """``kink``, ``precision`` and ``noisy`` warnings."""
-    out = []
-    if kinks.size:
-        out.append(
-            Diagnosis(
-                "kink",
-                f"{_names(kinks, layout)}: the finite difference straddles a non-differentiable point "
-                "(ReLU, abs, max) and your gradient lies between the one-sided derivatives, so these "
-                f"{kinks.size} entr{'y is' if kinks.size == 1 else 'ies are'} not counted as wrong. "
-                "Check at another point, or with a smaller step, to test them.",
-                block=layout.block_of(kinks) if layout is not None else None,
-                indices=kinks,
-            )
+def kink_warning(kinks: np.ndarray, layout: Layout | None) -> list[Diagnosis]:
+    """The ``kink`` warning for entries whose difference straddles a kink (none if no entries)."""
+    if not kinks.size:
+        return []
+    return [
+        Diagnosis(
+            "kink",
+            f"{_names(kinks, layout)}: the finite difference straddles a non-differentiable point "
+            "(ReLU, abs, max) and your gradient lies between the one-sided derivatives, so these "
+            f"{kinks.size} entr{'y is' if kinks.size == 1 else 'ies are'} not counted as wrong. "
+            "Check at another point, or with a smaller step, to test them.",
+            block=layout.block_of(kinks) if layout is not None else None,
+            indices=kinks,
         )
+    ]
+
+
+def noise_warnings(
+    *, eps_f: float, detected: float | None, f0: float, low_precision: bool
+) -> list[Diagnosis]:
+    """The ``precision`` or ``noisy`` warning, when f computes in float32 or is noisy."""
+    out = []
     rel = eps_f / abs(f0) if f0 else eps_f
     if low_precision:
         out.append(
