@@ -212,7 +212,6 @@ def check(
     if resolved_mode == "directional":
         return _check_directional(
             x,
-            f0,
             analytic,
             probes,
             noise_warnings,
@@ -407,7 +406,6 @@ def _resolve_mode(mode: str, n: int, method: str, ev: Evaluator, executor: Execu
 
 def _check_directional(
     x: np.ndarray,
-    f0: float,
     analytic: np.ndarray,
     probes: list[Diagnosis],
     noise_warnings: list[Diagnosis],
@@ -428,7 +426,6 @@ def _check_directional(
     result = _directional.run(
         ev,
         x,
-        f0,
         analytic,
         eps_f=eps_f,
         rel_noise=rel_noise,

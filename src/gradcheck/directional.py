@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -65,7 +66,6 @@ class _Tester:
 
     ev: Evaluator
     x: np.ndarray
-    f0: float
     analytic: np.ndarray
     eps_f: float
     h: float
@@ -106,10 +106,57 @@ class _Tester:
         return d1, a, tol
 
 
+class _Group(NamedTuple):
+    """A set of entries, its direction, and the numeric, analytic and tolerance along it."""
+
+    idx: np.ndarray
+    v: np.ndarray
+    numeric: float
+    analytic: float
+    tolerance: float
+
+    @property
+    def fails(self) -> bool:
+        return abs(self.numeric - self.analytic) > self.tolerance
+
+
+def _tested(tester: _Tester, dirs: list[tuple[np.ndarray, np.ndarray]]) -> list[_Group]:
+    d, a, t = tester.test(dirs)
+    return [
+        _Group(idx, v, float(dk), float(ak), float(tk))
+        for (idx, v), dk, ak, tk in zip(dirs, d, a, t, strict=True)
+    ]
+
+
+def _worst(groups: list[_Group]) -> _Group:
+    """The failing group whose disagreement is the largest multiple of its tolerance."""
+    return max(
+        (g for g in groups if g.fails), key=lambda g: abs(g.numeric - g.analytic) / g.tolerance
+    )
+
+
+def _explain(
+    groups: list[_Group],
+    analytic: np.ndarray,
+    layout: Layout | None,
+    x: np.ndarray,
+    block: str | None = None,
+) -> Diagnosis | None:
+    return explain_directions(
+        np.array([g.numeric for g in groups]),
+        np.array([g.analytic for g in groups]),
+        np.array([g.tolerance for g in groups]),
+        [(g.idx, g.v) for g in groups],
+        analytic,
+        layout,
+        x,
+        block=block,
+    )
+
+
 def run(
     ev: Evaluator,
     x: np.ndarray,
-    f0: float,
     analytic: np.ndarray,
     *,
     eps_f: float,
@@ -121,51 +168,40 @@ def run(
     layout: Layout | None = None,
 ) -> DirectionalResult:
     """The verdict from ``DIRECTIONS`` random directions, then localisation if it fails."""
-    tester = _Tester(ev, x, f0, analytic, eps_f, max(rel_noise, EPS) ** (1 / 3), rtol, atol)
+    tester = _Tester(ev, x, analytic, eps_f, max(rel_noise, EPS) ** (1 / 3), rtol, atol)
     everything = np.arange(x.size)
-    vs = [random_direction(x, rng) for _ in range(DIRECTIONS)]
-    numeric, anal, tol = tester.test([(everything, v) for v in vs])
-    failing = np.flatnonzero(np.abs(numeric - anal) > tol)
-    found: list[int] = []
-    estimates: list[float] = []
-    entry_tol: list[float] = []
+    verdict = _tested(tester, [(everything, random_direction(x, rng)) for _ in range(DIRECTIONS)])
+    found: list[_Group] = []
     complete = True
     hypotheses: list[Diagnosis] = []
-    if failing.size:
+    if any(g.fails for g in verdict):
         # Patterns of a whole gradient or block first: localising a sign error would mean
         # finding every entry.
-        everywhere = explain_directions(
-            numeric, anal, tol, [(everything, v) for v in vs], analytic, layout, x
-        )
+        everywhere = _explain(verdict, analytic, layout, x)
         if everywhere is not None:
             hypotheses = [everywhere]
         else:
-            roots, hypotheses, explained = _blocks(
-                tester, x, rng, analytic, layout, numeric, anal, tol, vs
-            )
-            complete = _localise(tester, roots, found, estimates, entry_tol, budget)
+            roots, hypotheses, explained = _blocks(tester, x, rng, analytic, layout, verdict)
+            complete = _localise(tester, roots, found, budget)
             # Verify: whatever was neither explained nor localised must pass along fresh directions.
             for _ in range(3):
-                rest = np.setdiff1d(
-                    everything, np.concatenate([explained, np.array(found, dtype=np.intp)])
-                )
+                done = np.array([int(g.idx[0]) for g in found], dtype=np.intp)
+                rest = np.setdiff1d(everything, np.concatenate([explained, done]))
                 if not complete or rest.size == 0:
                     break
-                checks = [(rest, random_direction(x, rng)[rest]) for _ in range(2)]
-                d, a, t = tester.test(checks)
-                bad = np.flatnonzero(np.abs(d - a) > t)
-                if not bad.size:
+                checks = _tested(tester, [(rest, random_direction(x[rest], rng)) for _ in range(2)])
+                if not any(g.fails for g in checks):
                     break
-                more = [(checks[j][0], checks[j][1], d[j], a[j], t[j]) for j in bad[:1]]
-                complete = _localise(tester, more, found, estimates, entry_tol, budget)
-    order = np.argsort(found)
+                complete = _localise(tester, [_worst(checks)], found, budget)
+    found.sort(key=lambda g: int(g.idx[0]))
     return DirectionalResult(
-        numeric=numeric,
-        analytic=anal,
-        tolerance=tol,
-        mismatched=np.array(found, dtype=np.intp)[order],
-        estimates=np.array(estimates)[order],
-        entry_tolerance=np.array(entry_tol)[order],
+        numeric=np.array([g.numeric for g in verdict]),
+        analytic=np.array([g.analytic for g in verdict]),
+        tolerance=np.array([g.tolerance for g in verdict]),
+        mismatched=np.array([int(g.idx[0]) for g in found], dtype=np.intp),
+        # A single entry's direction is v·e_i: the derivative is numeric / v_i.
+        estimates=np.array([g.numeric / g.v[0] for g in found]),
+        entry_tolerance=np.array([g.tolerance / abs(g.v[0]) for g in found]),
         complete=complete,
         hypotheses=hypotheses,
     )
@@ -180,80 +216,61 @@ def _blocks(
     rng: np.random.Generator,
     analytic: np.ndarray,
     layout: Layout | None,
-    numeric: np.ndarray,
-    anal: np.ndarray,
-    tol: np.ndarray,
-    vs: list[np.ndarray],
-) -> tuple[list, list[Diagnosis], np.ndarray]:
+    verdict: list[_Group],
+) -> tuple[list[_Group], list[Diagnosis], np.ndarray]:
     """Test each block along its own directions; explain whole-block patterns.
 
     Returns the groups still to localise, the block diagnoses and the entries they explain.
     """
-    everything = np.arange(x.size)
+    none = np.array([], dtype=np.intp)
     if layout is None or len(layout.names) < 2:
-        failing = np.flatnonzero(np.abs(numeric - anal) > tol)
-        k = int(failing[np.argmax(np.abs(numeric - anal)[failing] / tol[failing])])
-        return [(everything, vs[k], numeric[k], anal[k], tol[k])], [], np.array([], dtype=np.intp)
-    dirs = [
-        (layout.indices(name), random_direction(x, rng)[layout.slice(name)])
-        for name in layout.names
-        for _ in range(BLOCK_DIRECTIONS)
-    ]
-    d, a, t = tester.test(dirs)
+        return [_worst(verdict)], [], none
     roots, found, explained = [], [], []
+    tested = _tested(
+        tester,
+        [
+            (layout.indices(name), random_direction(x[layout.slice(name)], rng))
+            for name in layout.names
+            for _ in range(BLOCK_DIRECTIONS)
+        ],
+    )
     for b, name in enumerate(layout.names):
-        part = slice(b * BLOCK_DIRECTIONS, (b + 1) * BLOCK_DIRECTIONS)
-        bad = np.flatnonzero(np.abs(d[part] - a[part]) > t[part])
-        if not bad.size:
+        groups = tested[b * BLOCK_DIRECTIONS : (b + 1) * BLOCK_DIRECTIONS]
+        if not any(g.fails for g in groups):
             continue
-        diagnosis = explain_directions(
-            d[part], a[part], t[part], dirs[part], analytic, layout, x, block=name
-        )
+        diagnosis = _explain(groups, analytic, layout, x, block=name)
         if diagnosis is not None:
             found.append(diagnosis)
             explained.append(layout.indices(name))
-            continue
-        k = b * BLOCK_DIRECTIONS + int(
-            bad[np.argmax(np.abs(d[part] - a[part])[bad] / t[part][bad])]
-        )
-        roots.append((dirs[k][0], dirs[k][1], d[k], a[k], t[k]))
+        else:
+            roots.append(_worst(groups))
     if not roots and not found:  # every block passes alone: the verdict's failure decides
-        failing = np.flatnonzero(np.abs(numeric - anal) > tol)
-        k = int(failing[np.argmax(np.abs(numeric - anal)[failing] / tol[failing])])
-        roots = [(everything, vs[k], numeric[k], anal[k], tol[k])]
-    return roots, found, np.concatenate(explained) if explained else np.array([], dtype=np.intp)
+        roots = [_worst(verdict)]
+    return roots, found, np.concatenate(explained) if explained else none
 
 
-def _localise(
-    tester: _Tester,
-    groups: list,
-    found: list[int],
-    estimates: list[float],
-    entry_tol: list[float],
-    budget: int,
-) -> bool:
+def _localise(tester: _Tester, groups: list[_Group], found: list[_Group], budget: int) -> bool:
     """Split failing groups breadth-first until single entries; False if the budget ran out."""
     while groups:
-        leaves = [g for g in groups if g[0].size == 1]
-        for idx, v, d, _a, t in leaves:
-            found.append(int(idx[0]))
-            estimates.append(d / v[0])
-            entry_tol.append(t / abs(v[0]))
-        parents = [g for g in groups if g[0].size > 1]
+        found += [g for g in groups if g.idx.size == 1]
+        parents = [g for g in groups if g.idx.size > 1]
         if not parents:
             return True
         if tester.ev.calls + 4 * len(parents) > budget:
             return False
-        halves = [(idx[: idx.size // 2], v[: idx.size // 2]) for idx, v, *_ in parents]
-        d_left, a_left, t_left = tester.test(halves)
+        lefts = _tested(
+            tester, [(g.idx[: g.idx.size // 2], g.v[: g.idx.size // 2]) for g in parents]
+        )
         groups = []
-        for (idx, v, d, a, t), (li, lv), dl, al, tl in zip(
-            parents, halves, d_left, a_left, t_left, strict=True
-        ):
-            if abs(dl - al) > tl:
-                groups.append((li, lv, dl, al, tl))
-            ri, rv = idx[idx.size // 2 :], v[idx.size // 2 :]
-            dr, ar, tr = d - dl, a - al, t + tl
-            if abs(dr - ar) > tr:
-                groups.append((ri, rv, dr, ar, tr))
+        for g, left in zip(parents, lefts, strict=True):
+            # Additivity: the right half's difference is the parent's minus the left half's.
+            half = g.idx.size // 2
+            right = _Group(
+                g.idx[half:],
+                g.v[half:],
+                g.numeric - left.numeric,
+                g.analytic - left.analytic,
+                g.tolerance + left.tolerance,
+            )
+            groups += [h for h in (left, right) if h.fails]
     return True
