@@ -53,3 +53,10 @@ def test_bad_blocks_are_rejected_with_the_argument_named():
         layout.slice("Z")
     with pytest.raises(IndexError):
         layout.locate(2)
+
+
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_column_gives_the_flat_indices_of_a_column(order):
+    layout = Layout({"v": (2,), "A": (3, 4)}, order=order)
+    col = layout.column("A", 1)
+    assert [layout.name(i) for i in col] == ["A[0, 1]", "A[1, 1]", "A[2, 1]"]

@@ -405,11 +405,10 @@ def _regularization_sets(
 ) -> list[np.ndarray]:
     """Where an L2 term typically goes missing: a whole block, its bias column, the rest."""
     sets = [entries]
-    if layout is not None and block is not None and len(layout.blocks[block]) == 2:
-        rows, cols = layout.blocks[block]
-        if cols > 1:
-            bias = np.sort([layout.flat_index(block, (r, 0)) for r in range(rows)])
-            sets += [bias, np.setdiff1d(entries, bias)]
+    shape = layout.blocks[block] if layout is not None and block is not None else ()
+    if layout is not None and block is not None and len(shape) == 2 and shape[1] > 1:
+        bias = np.sort(layout.column(block, 0))
+        sets += [bias, np.setdiff1d(entries, bias)]
     return sets
 
 
@@ -525,9 +524,7 @@ def _scope_name(c: Comparison, block: str | None) -> str:
 
 
 def _is_column(layout: Layout, name: str, idx: np.ndarray, col: int) -> bool:
-    rows, _cols = layout.blocks[name]
-    want = np.sort([layout.flat_index(name, (r, col)) for r in range(rows)])
-    return bool(np.array_equal(np.sort(idx), want))
+    return bool(np.array_equal(np.sort(idx), np.sort(layout.column(name, col))))
 
 
 def _set_name(c: Comparison, idx: np.ndarray) -> str:

@@ -159,6 +159,10 @@ class Layout:
             parts.append(a.ravel(order=self.order))
         return np.concatenate(parts)
 
+    def column(self, name: str, j: int) -> np.ndarray:
+        """Flat indices of column ``j`` of the 2-D block ``name``, row by row."""
+        return self.indices(name).reshape(self.blocks[name], order=self.order)[:, j]
+
     def flat_index(self, name: str, index: tuple[int, ...]) -> int:
         """Flat index of entry ``index`` of block ``name``."""
         local = np.ravel_multi_index(index, self.blocks[name], order=self.order)
