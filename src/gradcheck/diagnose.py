@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .layout import Layout, Order, entry_name
+from .noise import EPS
 from .report import Diagnosis
 
 # A hypothesis may miss by up to this multiple of the entry's tolerance: the tolerance is about
@@ -126,7 +127,7 @@ def noise_warnings(
                 factor=eps_f,
             )
         )
-    elif detected is not None and rel > 1e3 * np.finfo(float).eps:
+    elif detected is not None and rel > 1e3 * EPS:
         out.append(
             Diagnosis(
                 "noisy",

@@ -13,10 +13,10 @@ from typing import Any
 import numpy as np
 
 from .evaluate import Evaluator, Points, as_scalar, split_output
+from .noise import EPS
 
 METHODS = ("auto", "forward", "central", "complex", "richardson")
 COMPLEX_STEP = 1e-20
-EPS = float(np.finfo(float).eps)
 
 
 def coordinate_points(

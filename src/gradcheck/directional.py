@@ -34,11 +34,11 @@ import numpy as np
 from .diagnose import explain_directions
 from .evaluate import Evaluator, Points
 from .layout import Layout
+from .noise import EPS
 from .report import Diagnosis
 
 DIRECTIONS = 10
 SAFETY = 10.0
-EPS = float(np.finfo(float).eps)
 
 
 @dataclass(frozen=True)

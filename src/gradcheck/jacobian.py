@@ -16,9 +16,8 @@ from typing import Any
 import numpy as np
 
 from .check import check
+from .differences import EPS, choose_steps
 from .report import Diagnosis, Report
-
-EPS = float(np.finfo(float).eps)
 
 
 def _vector(out: Any, name: str) -> np.ndarray:
@@ -132,14 +131,17 @@ def _wrong_entries(
     analytic = _analytic_columns(x, cols, m, jac, vjp, jvp)
     numeric = np.empty_like(analytic)
     tol = np.empty_like(analytic)
+    steps = choose_steps(x, "central", EPS)
     for j, i in enumerate(cols):
-        h = EPS ** (1 / 3) * max(1.0, abs(x[i]))
+        h = steps[i]
         up, down = x.copy(), x.copy()
         up[i] += h
         down[i] -= h
         fu, fd = _vector(f(up), "f"), _vector(f(down), "f")
         numeric[:, j] = (fu - fd) / (2 * h)
-        tol[:, j] = 10 * 2 * EPS * np.maximum(np.abs(fu), np.abs(fd)) / h + 1e-6 * np.maximum(
+        # The scalar check's error model, per output: round-off of f over the step, plus rtol.
+        roundoff = 2 * EPS * np.maximum(np.abs(fu), np.abs(fd)) / h
+        tol[:, j] = report.safety * roundoff + report.rtol * np.maximum(
             np.abs(analytic[:, j]), np.abs(numeric[:, j])
         )
     wrong = np.argwhere(np.abs(analytic - numeric) > tol)

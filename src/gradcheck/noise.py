@@ -18,7 +18,7 @@ from math import factorial
 
 import numpy as np
 
-EPS = float(np.finfo(float).eps)
+EPS = float(np.finfo(float).eps)  # float64 machine epsilon, shared by the whole package
 
 
 def noise_from_values(values: np.ndarray) -> float | None:
