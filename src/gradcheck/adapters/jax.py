@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from ..jacobian import check_jacobian
+from ..layout import Layout
 from ..report import Report
 
 
@@ -45,9 +46,9 @@ def check_function(f: Callable, params: Any, *args: Any, **check_kwargs: Any) ->
         if not leaves:
             raise ValueError("params holds no arrays to check.")
         names = ["params" + jax.tree_util.keystr(path) for path, _ in leaves]
-        shapes = [tuple(np.shape(leaf)) for _, leaf in leaves]
-        sizes = [int(np.prod(s)) for s in shapes]
-        offsets = np.cumsum([0, *sizes])
+        layout = Layout(
+            {n: tuple(np.shape(leaf)) for n, (_, leaf) in zip(names, leaves, strict=True)}
+        )
         x0 = np.concatenate([np.asarray(leaf, dtype=np.float64).reshape(-1) for _, leaf in leaves])
         args64 = [
             jnp.asarray(a, dtype=jnp.float64)
@@ -57,9 +58,7 @@ def check_function(f: Callable, params: Any, *args: Any, **check_kwargs: Any) ->
         ]
 
         def unflatten(x: Any) -> Any:
-            parts = [
-                x[a:b].reshape(s) for a, b, s in zip(offsets[:-1], offsets[1:], shapes, strict=True)
-            ]
+            parts = [x[layout.slice(n)].reshape(s) for n, s in layout.blocks.items()]
             return jax.tree_util.tree_unflatten(treedef, parts)
 
         def flat_f(x: Any) -> Any:
@@ -76,7 +75,7 @@ def check_function(f: Callable, params: Any, *args: Any, **check_kwargs: Any) ->
             lambda x: np.asarray(forward(jnp.asarray(x))),
             x0,
             vjp=lambda x, w: np.asarray(pullback(jnp.asarray(x), jnp.asarray(w))),
-            blocks=dict(zip(names, shapes, strict=True)),
+            blocks=layout.blocks,
             **check_kwargs,
         )
     return report

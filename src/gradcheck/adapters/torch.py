@@ -18,6 +18,7 @@ import numpy as np
 
 from ..check import check
 from ..jacobian import check_jacobian
+from ..layout import Layout
 from ..report import Report
 
 
@@ -75,9 +76,7 @@ def check_module(
     named = [(name, p) for name, p in model64.named_parameters() if p.requires_grad]
     if not named:
         raise ValueError("model has no trainable parameters (requires_grad=True) to check.")
-    blocks = {name: tuple(p.shape) for name, p in named}
-    sizes = [p.numel() for _, p in named]
-    offsets = np.cumsum([0, *sizes])
+    layout = Layout({name: tuple(p.shape) for name, p in named})  # C order, like torch's reshape
     batch64 = tuple(
         b.double() if torch.is_tensor(b) and torch.is_floating_point(b) else b for b in batch
     )
@@ -86,8 +85,8 @@ def check_module(
 
     def f(x: np.ndarray) -> tuple[float, np.ndarray]:
         with torch.no_grad():
-            for (_, p), a, b in zip(named, offsets[:-1], offsets[1:], strict=True):
-                p.copy_(torch.from_numpy(x[a:b]).to(device).view_as(p))
+            for name, p in named:
+                p.copy_(torch.from_numpy(x[layout.slice(name)]).to(device).view_as(p))
         model64.zero_grad(set_to_none=True)
         loss = _loss(model64, loss_fn, batch64)
         if loss.numel() != 1:
@@ -104,17 +103,20 @@ def check_module(
             f"the model's parameters are {', '.join(sorted(str(d) for d in dtypes))}; they were checked on a float64 copy."
         )
     vectorized = (
-        _vmapped(torch, model64, named, offsets, loss_fn, batch64, f, x0, device)
-        if batched
-        else None
+        _vmapped(torch, model64, layout, loss_fn, batch64, f, x0, device) if batched else None
     )
     if vectorized is not None:
         report = check(
-            vectorized, x0, grad=lambda x: f(x)[1], blocks=blocks, vectorized=True, **check_kwargs
+            vectorized,
+            x0,
+            grad=lambda x: f(x)[1],
+            blocks=layout.blocks,
+            vectorized=True,
+            **check_kwargs,
         )
         notes.append("perturbed parameters were evaluated in batches with torch.func.vmap.")
     else:
-        report = check(f, x0, blocks=blocks, **check_kwargs)
+        report = check(f, x0, blocks=layout.blocks, **check_kwargs)
     if device.type == "cuda" and any(d.kind == "nondeterministic" for d in report.diagnoses):
         notes.append(
             "on CUDA some kernels (cuDNN convolution backward, scatter/index_add) use atomic adds "
@@ -127,8 +129,7 @@ def check_module(
 def _vmapped(
     torch: Any,
     model: Any,
-    named: list,
-    offsets: np.ndarray,
+    layout: Layout,
     loss_fn: Callable,
     batch: tuple,
     f: Callable,
@@ -138,13 +139,9 @@ def _vmapped(
     """A (k, n) → (k,) loss function through torch.func.vmap, or None if the model does not allow it."""
     from torch.func import functional_call, vmap
 
-    names = [name for name, _ in named]
-    shapes = [p.shape for _, p in named]
-
     def single(flat: Any) -> Any:
         params = {
-            n: flat[a:b].view(s)
-            for n, a, b, s in zip(names, offsets[:-1], offsets[1:], shapes, strict=True)
+            name: flat[layout.slice(name)].view(shape) for name, shape in layout.blocks.items()
         }
         return _loss(lambda *inputs: functional_call(model, params, inputs), loss_fn, batch)
 
@@ -186,9 +183,7 @@ def check_function(fn: Callable, *inputs: Any, **check_kwargs: Any) -> Report:
     checked = [k for k, t in enumerate(inputs) if torch.is_tensor(t) and torch.is_floating_point(t)]
     if not checked:
         raise TypeError("check_function needs at least one floating-point tensor among the inputs.")
-    blocks = {names[k]: tuple(inputs[k].shape) for k in checked}
-    sizes = [inputs[k].numel() for k in checked]
-    offsets = np.cumsum([0, *sizes])
+    layout = Layout({names[k]: tuple(inputs[k].shape) for k in checked})
     device = inputs[checked[0]].device
     x0 = np.concatenate([inputs[k].detach().double().reshape(-1).cpu().numpy() for k in checked])
 
@@ -196,9 +191,9 @@ def check_function(fn: Callable, *inputs: Any, **check_kwargs: Any) -> Report:
         args = [
             t.double() if torch.is_tensor(t) and torch.is_floating_point(t) else t for t in inputs
         ]
-        for k, a, b in zip(checked, offsets[:-1], offsets[1:], strict=True):
+        for k in checked:
             args[k] = (
-                torch.from_numpy(x[a:b].copy())
+                torch.from_numpy(x[layout.slice(names[k])].copy())
                 .to(device)
                 .view(inputs[k].shape)
                 .requires_grad_(requires_grad)
@@ -229,7 +224,7 @@ def check_function(fn: Callable, *inputs: Any, **check_kwargs: Any) -> Report:
             ]
         )
 
-    return check_jacobian(forward, x0, vjp=vjp, blocks=blocks, **check_kwargs)
+    return check_jacobian(forward, x0, vjp=vjp, blocks=layout.blocks, **check_kwargs)
 
 
 def _input_names(fn: Callable, count: int) -> list[str]:
