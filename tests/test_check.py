@@ -436,25 +436,24 @@ def test_an_unpicklable_function_on_processes_is_a_clear_error():
         gradcheck.check(lambda x: (float(x @ x), 2 * x), np.ones(3), executor=pool)
 
 
-def test_a_gradient_that_wobbles_at_round_off_is_not_nondeterministic():
-    # Like atomic adds on a GPU: the cost is exact, the gradient varies in its last bits.
+def _wobbling(level):
+    """A cost that is exact and a gradient that varies between calls by ``level`` relative."""
     rng = np.random.default_rng(3)
 
     def f(x):
         value, g = functions.smooth(x)
-        return value, g * (1 + 1e-14 * rng.standard_normal(g.size))
+        return value, g * (1 + level * rng.standard_normal(g.size))
 
-    report = gradcheck.check(f, np.linspace(-1, 1, 8))
+    return f
+
+
+def test_a_gradient_that_wobbles_at_round_off_is_not_nondeterministic():
+    # Like atomic adds on a GPU: the cost is exact, the gradient varies in its last bits.
+    report = gradcheck.check(_wobbling(1e-14), np.linspace(-1, 1, 8))
     assert report.ok, str(report)
     assert any("differs between two calls" in n for n in report.notes)
 
 
 def test_a_gradient_that_varies_more_than_round_off_is_nondeterministic():
-    rng = np.random.default_rng(3)
-
-    def f(x):
-        value, g = functions.smooth(x)
-        return value, g * (1 + 1e-6 * rng.standard_normal(g.size))
-
-    report = gradcheck.check(f, np.linspace(-1, 1, 8))
+    report = gradcheck.check(_wobbling(1e-6), np.linspace(-1, 1, 8))
     assert report.diagnoses[0].kind == "nondeterministic"

@@ -57,29 +57,6 @@ def test_a_missing_one_over_m_is_diagnosed_directionally():
     assert d.factor == pytest.approx(100, rel=1e-6)
 
 
-def test_the_questions_bug_on_the_full_size_network_in_directional_mode(weights_path):
-    theta1, theta2 = ex4.load_weights(weights_path)
-    rng = np.random.default_rng(0)
-    X, y = rng.random((30, 400)), rng.integers(1, 11, 30)
-
-    def cost(p):  # the course's port, with Theta2's bias column regularised in the cost only
-        J, g = ex4.nn_cost_function(p, 400, 25, 10, X, y, 1.0)
-        return J + 1.0 / 30 * np.sum(p[25 * 401 : 25 * 401 + 10] ** 2), g
-
-    report = gradcheck.check(
-        cost,
-        ex4.unroll(theta1, theta2),
-        blocks={"Theta1": (25, 401), "Theta2": (10, 26)},
-        order="F",
-        mode="directional",
-    )
-    assert report.mismatched.tolist() == list(range(10025, 10035))
-    d = report.diagnoses[0]
-    assert (d.kind, d.block) == ("regularization", "Theta2")
-    assert d.factor == pytest.approx(2 / 30, rel=1e-4)
-    assert report.evaluations < 100
-
-
 def test_random_directions_never_vanish_on_an_entry():
     v = random_direction(np.linspace(-5, 5, 1000), np.random.default_rng(0))
     assert np.min(np.abs(v)) >= 0.5
@@ -181,30 +158,43 @@ def test_progress_on_gives_the_same_result():
     )
 
 
-@pytest.mark.parametrize(
-    ("block", "factor", "kind"), [("Theta1", 30.0, "scale"), ("Theta2", -1.0, "sign")]
-)
-def test_a_whole_block_pattern_is_named_without_localising_its_entries(
-    weights_path, block, factor, kind
-):
+def _full_size_directional(weights_path, bug):
+    """The full-size course network (400-25-10, m = 30, λ = 1) with a planted bug, checked in
+    directional mode; ``bug(p, J, g)`` returns the broken (J, g)."""
     theta1, theta2 = ex4.load_weights(weights_path)
     rng = np.random.default_rng(0)
     X, y = rng.random((30, 400)), rng.integers(1, 11, 30)
-    part = slice(0, 10025) if block == "Theta1" else slice(10025, None)
 
-    def cost(p):  # a missing 1/m (m = 30) in Theta1's gradient, or Theta2's sign flipped
+    def cost(p):
         J, g = ex4.nn_cost_function(p, 400, 25, 10, X, y, 1.0)
-        g = g.copy()
-        g[part] *= factor
-        return J, g
+        return bug(p, J, g.copy())
 
-    report = gradcheck.check(
+    return gradcheck.check(
         cost,
         ex4.unroll(theta1, theta2),
         blocks={"Theta1": (25, 401), "Theta2": (10, 26)},
         order="F",
         mode="directional",
     )
+
+
+def _scaled(part, factor):
+    def bug(p, J, g):
+        g[part] *= factor
+        return J, g
+
+    return bug
+
+
+@pytest.mark.parametrize(
+    ("block", "factor", "kind"), [("Theta1", 30.0, "scale"), ("Theta2", -1.0, "sign")]
+)
+def test_a_whole_block_pattern_is_named_without_localising_its_entries(
+    weights_path, block, factor, kind
+):
+    # a missing 1/m (m = 30) in Theta1's gradient, or Theta2's sign flipped
+    part = slice(0, 10025) if block == "Theta1" else slice(10025, None)
+    report = _full_size_directional(weights_path, _scaled(part, factor))
     d = report.diagnoses[0]
     assert (d.kind, d.block) == (kind, block)
     if kind == "scale":
@@ -213,35 +203,26 @@ def test_a_whole_block_pattern_is_named_without_localising_its_entries(
     assert report.evaluations <= 100
 
 
+def _question(p, J, g):  # Theta2's bias column regularised in the cost only
+    return J + 1.0 / 30 * np.sum(p[10025:10035] ** 2), g
+
+
+def _no_l2_in_gradient(p, J, g):  # the gradient lacks λ/m·Θ on every non-bias entry
+    t1 = p[:10025].reshape(25, 401, order="F").copy()
+    t2 = p[10025:].reshape(10, 26, order="F").copy()
+    t1[:, 0] = 0
+    t2[:, 0] = 0
+    return J, g - 1.0 / 30 * ex4.unroll(t1, t2)
+
+
 @pytest.mark.parametrize("bug", ["question", "zero block", "L2 missing"])
 def test_block_patterns_found_from_directions_alone(weights_path, bug):
-    theta1, theta2 = ex4.load_weights(weights_path)
-    rng = np.random.default_rng(0)
-    X, y = rng.random((30, 400)), rng.integers(1, 11, 30)
-    params = ex4.unroll(theta1, theta2)
-
-    def cost(p):
-        J, g = ex4.nn_cost_function(p, 400, 25, 10, X, y, 1.0)
-        g = g.copy()
-        if bug == "question":  # Theta2's bias column regularised in the cost only
-            J += 1.0 / 30 * np.sum(p[10025:10035] ** 2)
-        elif bug == "zero block":  # Theta2's gradient never written
-            g[10025:] = 0
-        else:  # the gradient lacks λ/m·Θ on every non-bias entry
-            t1 = p[:10025].reshape(25, 401, order="F").copy()
-            t2 = p[10025:].reshape(10, 26, order="F").copy()
-            t1[:, 0] = 0
-            t2[:, 0] = 0
-            g -= 1.0 / 30 * ex4.unroll(t1, t2)
-        return J, g
-
-    report = gradcheck.check(
-        cost,
-        params,
-        blocks={"Theta1": (25, 401), "Theta2": (10, 26)},
-        order="F",
-        mode="directional",
-    )
+    planted = {
+        "question": _question,
+        "zero block": _scaled(slice(10025, None), 0.0),
+        "L2 missing": _no_l2_in_gradient,
+    }
+    report = _full_size_directional(weights_path, planted[bug])
     kinds = [(d.kind, d.block) for d in report.diagnoses]
     assert report.evaluations <= 100
     if bug == "question":
