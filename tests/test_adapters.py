@@ -143,7 +143,7 @@ def test_check_module_on_a_small_cnn_batched_and_not():
     )
     X, y = torch.randn(4, 1, 6, 6), torch.randint(0, 3, (4,))
     batched = gtorch.check_module(model, torch.nn.functional.cross_entropy, X, y)
-    serial = gtorch.check_module(model, torch.nn.functional.cross_entropy, X, y, batched=False)
+    serial = gtorch.check_module(model, torch.nn.functional.cross_entropy, X, y, vectorized=False)
     assert batched.ok
     assert serial.ok
     assert any("vmap" in n for n in batched.notes)

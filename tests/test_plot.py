@@ -13,16 +13,17 @@ from gradcheck.examples import question_cost_function
 matplotlib = pytest.importorskip("matplotlib", reason="the plot extra is part of the dev install")
 
 
+X, Y = ex4.debug_initialize_weights(5, 2), 1 + np.arange(1, 6) % 3
+POINT = np.r_[
+    ex4.debug_initialize_weights(5, 3).ravel(), ex4.debug_initialize_weights(3, 5).ravel()
+]
+ARGS = (3, 5, 3, X, Y, 3.0)
+
+
 @pytest.fixture(scope="module")
 def question_report():
-    X, y = ex4.debug_initialize_weights(5, 2), 1 + np.arange(1, 6) % 3
-    p = np.r_[
-        ex4.debug_initialize_weights(5, 3).ravel(), ex4.debug_initialize_weights(3, 5).ravel()
-    ]
     return gradcheck.check(
-        lambda q: question_cost_function(q, 3, 5, 3, X, y, 3.0),
-        p,
-        blocks={"Theta1": (5, 4), "Theta2": (3, 6)},
+        question_cost_function, POINT, args=ARGS, blocks={"Theta1": (5, 4), "Theta2": (3, 6)}
     )
 
 
@@ -61,7 +62,7 @@ def test_scatter_has_every_checked_entry_and_highlights_the_wrong_ones(question_
 
 
 def test_error_versus_step_shows_round_off_and_truncation(question_report):
-    ax = question_report.plot("steps").axes[0]
+    ax = question_report.plot("steps", f=question_cost_function, x=POINT, args=ARGS).axes[0]
     assert ax.get_xscale() == ax.get_yscale() == "log"
     labels = [line.get_label() for line in ax.get_lines()]
     assert "Theta2[1, 0] (wrong)" in labels
@@ -94,7 +95,7 @@ class _Collector(HTMLParser):
 
 
 def test_html_report_parses_and_holds_every_block_and_diagnosis(question_report, tmp_path):
-    page = question_report.to_html()
+    page = question_report.to_html(f=question_cost_function, x=POINT, args=ARGS)
     parser = _Collector()
     parser.feed(page)
     text = " ".join(parser.text)
@@ -154,3 +155,9 @@ def test_hidden_units_grid_and_training_plots(tmp_path, capsys):
 def test_unknown_kind_is_a_clear_error(question_report):
     with pytest.raises(ValueError, match=r"kind must be one of \('heatmap', 'scatter', 'steps'\)"):
         question_report.plot("pie")
+
+
+def test_the_steps_figure_needs_the_function(question_report):
+    with pytest.raises(TypeError, match=r"pass f= and x="):
+        question_report.plot("steps")
+    assert question_report.to_html().count("<img") == 2  # heatmap and scatter only

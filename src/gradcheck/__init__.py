@@ -6,10 +6,11 @@
 True
 """
 
-from .check import check
+from ._version import __version__
 from .differences import numerical_gradient
 from .jacobian import check_hessian, check_jacobian
 from .layout import Layout
+from .pipeline import check
 from .report import Diagnosis, Report
 from .testing import assert_gradient
 
@@ -17,10 +18,10 @@ __all__ = [
     "Diagnosis",
     "Layout",
     "Report",
+    "__version__",
     "assert_gradient",
     "check",
     "check_hessian",
     "check_jacobian",
     "numerical_gradient",
 ]
-__version__ = "0.1.0"

@@ -194,6 +194,7 @@ def _check(args: argparse.Namespace) -> int:
             mode=args.mode,
             seed=args.seed,
             executor=executor,
+            workers=args.workers or None,
             checkpoint=args.checkpoint,
         )
     except (ValueError, TypeError) as exc:
@@ -207,12 +208,13 @@ def _check(args: argparse.Namespace) -> int:
     print(json.dumps(report.to_dict(), indent=2) if args.json else report)
     try:
         if args.html:
-            Path(args.html).write_text(report.to_html(), encoding="utf-8")
+            Path(args.html).write_text(report.to_html(f=f, x=x0), encoding="utf-8")
         if args.png:
             folder = Path(args.png)
             folder.mkdir(parents=True, exist_ok=True)
             for kind in ("heatmap", "scatter", "steps"):
-                report.plot(kind).savefig(folder / f"{kind}.png", dpi=100)
+                extra = {"f": f, "x": x0} if kind == "steps" else {}
+                report.plot(kind, **extra).savefig(folder / f"{kind}.png", dpi=100)
     except ImportError as exc:
         raise UsageError(str(exc)) from None
     return 0 if report.ok else 1

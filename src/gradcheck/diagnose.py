@@ -1,249 +1,202 @@
-"""Naming the bug behind a mismatch: pure functions from a comparison to ``Diagnosis`` objects.
+"""Naming the bug behind a mismatch: one table of hypotheses, tested over entries or directions.
 
-Each kind is a hypothesis "analytic = T(numeric)" for a simple T: negate; zero on a set; scale
-by c; reorder a block the other way (C↔F, which is also a transpose); add κ·x on a set. Hypotheses are tried
-simplest first, globally and then block by block, and one is accepted only when it explains every
-mismatched entry within the error model (and, for the block-wide ones, agrees with every checked
-entry of its scope). What no hypothesis explains is reported as ``localized``.
+Each kind is a hypothesis "the analytic gradient is T(the true one)" for a simple T: negated;
+zero on a set; scaled by c; a block read in the other order (C↔F, which is also a transpose);
+missing κ·x on a set (an L2 term the cost and the gradient disagree about). ``HYPOTHESES`` holds
+one row per kind — its test, the least number of wrong entries it needs, its message — in the
+order they are tried, simplest first. A row is written once, against a :class:`View`:
+
+- an **entry view** compares analytic and numeric entry by entry (full and sample mode, and the
+  entries directional mode localised);
+- a **direction view** compares ``analytic·v`` with the directional difference along each of a
+  few random directions v (directional mode, before anything is localised).
+
+Hypotheses are tried on the whole vector, then block by block; one is accepted only when it
+explains every item of its scope within the error model. What no hypothesis explains is
+``localized``. Full and directional mode therefore name the same bug the same way.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .layout import Layout, Order, entry_name
+from .layout import Layout, Order, entries, entry_name, entry_names, scope_name, set_name
 from .noise import EPS
 from .report import Diagnosis
 
-# A hypothesis may miss by up to this multiple of the entry's tolerance: the tolerance is about
+if TYPE_CHECKING:  # pragma: no cover
+    from .compare import Comparison, Tolerances
+
+# A hypothesis may miss by up to this multiple of the item's tolerance: the tolerance is about
 # the numeric estimate, and a hypothesis also carries the fitted factor's error.
 SLACK = 2.0
-SHOWN = 4
 
 
 @dataclass(frozen=True)
-class Comparison:
-    """Analytic and numeric values with tolerances, and where the mismatches are."""
+class View:
+    """One scope (the whole vector or a block) seen through some items: entries or directions.
 
-    analytic: np.ndarray
-    numeric: np.ndarray
+    ``observed`` and ``analytic_items`` are the numeric and analytic derivative per item,
+    ``tolerance`` the error model's per item; ``project`` maps a full-length vector to its items
+    (a selection for entries, dot products for directions). ``suspects`` are the entries under
+    suspicion: the mismatched entries of the scope (entries), or the whole scope (directions).
+    """
+
+    observed: np.ndarray
+    analytic_items: np.ndarray
     tolerance: np.ndarray
-    checked: np.ndarray
-    mismatched: np.ndarray
-    layout: Layout | None
-    x: np.ndarray
     rtol: float
+    project: Callable[[np.ndarray], np.ndarray]
+    scope: np.ndarray
+    suspects: np.ndarray
+    analytic: np.ndarray  # the whole analytic gradient
+    x: np.ndarray
+    layout: Layout | None
+    block: str | None
+    by_entry: bool  # entries (suspects exactly known) or directions
 
-    def name(self, i: int) -> str:
-        return entry_name(self.layout, i)
+    def fits(self, lhs: np.ndarray, rhs: np.ndarray, scale: float = 1.0) -> bool:
+        """Whether ``lhs ≈ rhs`` on every item within the error model."""
+        slack = SLACK * (self.tolerance * max(1.0, abs(scale)) + self.rtol * np.abs(rhs))
+        return bool(np.all(np.abs(lhs - rhs) <= slack))
 
-    def fits(
-        self,
-        idx: np.ndarray,
-        predicted: np.ndarray,
-        scale: float = 1.0,
-        analytic: np.ndarray | None = None,
-    ) -> bool:
-        """Whether ``analytic[idx] ≈ predicted`` within the error model."""
-        a = (self.analytic if analytic is None else analytic)[idx]
-        slack = SLACK * (self.tolerance[idx] * max(1.0, abs(scale)) + self.rtol * np.abs(predicted))
-        return bool(np.all(np.abs(a - predicted) <= slack))
+    def on(self, vector: np.ndarray, subset: np.ndarray) -> np.ndarray:
+        """``vector`` restricted to ``subset`` (zero elsewhere), projected on the items."""
+        masked = np.zeros_like(self.analytic)
+        masked[subset] = vector[subset]
+        return self.project(masked)
 
+    def implicated(self) -> np.ndarray:
+        """The entries a scope-wide diagnosis names: the suspects (entries), or the scope's
+        entries with a nonzero analytic value (directions)."""
+        if self.by_entry:
+            return self.suspects
+        return self.scope[self.analytic[self.scope] != 0]
 
-# ----- probe diagnoses ---------------------------------------------------------------------------
-
-
-def mutates_input(where: str) -> Diagnosis:
-    return Diagnosis(
-        "mutates_input",
-        f"f modified the array it was given (noticed {where}). gradcheck passes copies, so the "
-        "check itself is safe, but code that reuses x after calling f (an optimiser) is not: "
-        "copy x inside f or avoid in-place operations such as x -= ... on it.",
-    )
-
-
-def nondeterministic(f0: float, f1: float, a0: np.ndarray, a1: np.ndarray) -> Diagnosis:
-    with np.errstate(invalid="ignore"):
-        worst = float(np.nanmax(np.abs(a0 - a1), initial=0.0))
-    return Diagnosis(
-        "nondeterministic",
-        f"f is not deterministic: two calls at the same x gave costs {f0!r} and {f1!r} "
-        f"(gradients differ by up to {worst:.3g}). No finite-difference check can be trusted "
-        "until f is: fix the random seed, or remove global state or caching from f.",
-    )
+    @property
+    def name(self) -> str:
+        return scope_name(self.layout, self.block)
 
 
-def nonfinite_cost(f0: float) -> Diagnosis:
-    return Diagnosis(
-        "nonfinite",
-        f"f(x) is {f0} at the point given, so nothing can be checked there. Look for log(0), "
-        "a division by zero or an overflow (a sigmoid of a large argument, say).",
-    )
-
-
-def nonfinite_entries(idx: np.ndarray, layout: Layout | None, what: str) -> Diagnosis:
-    names = _names(idx, layout)
-    return Diagnosis(
-        "nonfinite",
-        f"{what} at {idx.size} entr{'y' if idx.size == 1 else 'ies'} ({names}); these entries "
-        "were not compared. Look for log(0), a division by zero or an overflow near x.",
-        block=layout.block_of(idx) if layout is not None else None,
-        indices=idx,
-    )
-
-
-def kink_warning(kinks: np.ndarray, layout: Layout | None) -> list[Diagnosis]:
-    """The ``kink`` warning for entries whose difference straddles a kink (none if no entries)."""
-    if not kinks.size:
-        return []
-    return [
-        Diagnosis(
-            "kink",
-            f"{_names(kinks, layout)}: the finite difference straddles a non-differentiable point "
-            "(ReLU, abs, max) and your gradient lies between the one-sided derivatives, so these "
-            f"{kinks.size} entr{'y is' if kinks.size == 1 else 'ies are'} not counted as wrong. "
-            "Check at another point, or with a smaller step, to test them.",
-            block=layout.block_of(kinks) if layout is not None else None,
-            indices=kinks,
-        )
-    ]
-
-
-def noise_warnings(
-    *, eps_f: float, detected: float | None, f0: float, low_precision: bool
-) -> list[Diagnosis]:
-    """The ``precision`` or ``noisy`` warning, when f computes in float32 or is noisy."""
-    out = []
-    rel = eps_f / abs(f0) if f0 else eps_f
-    if low_precision:
-        out.append(
-            Diagnosis(
-                "precision",
-                f"f seems to compute in low precision (float32 or less; relative noise {rel:.2g}): "
-                "steps and tolerances were widened to match, so only errors well above float32 "
-                "round-off are reported. Check in float64 for a sharper verdict.",
-                factor=eps_f,
-            )
-        )
-    elif detected is not None and rel > 1e3 * EPS:
-        out.append(
-            Diagnosis(
-                "noisy",
-                f"f is noisy at the level ε_f ≈ {eps_f:.2g} (relative {rel:.2g}); the steps were "
-                "enlarged to keep the noise from swamping the differences, and tolerances widened.",
-                factor=eps_f,
-            )
-        )
-    return out
-
-
-# ----- the bug patterns --------------------------------------------------------------------------
-
-
-def explain(
+def entry_view(
     *,
     analytic: np.ndarray,
     numeric: np.ndarray,
     tolerance: np.ndarray,
-    checked: np.ndarray,
-    mismatched: np.ndarray,
-    layout: Layout | None,
-    x: np.ndarray,
     rtol: float,
-) -> list[Diagnosis]:
-    """Diagnoses that explain the mismatched entries, most likely first."""
-    c = Comparison(analytic, numeric, tolerance, checked, mismatched, layout, x, rtol)
-    for test in (_sign, _zero, _scale, _layout):
-        found = test(c, checked, None)
-        if found is not None:
-            return [found]
-    per_block = _per_block(c)
-    if per_block is not None:
-        return per_block
-    found = _regularization(c)
-    if found is not None:
-        return [found]
-    return _localized(c)
+    scope: np.ndarray,
+    mismatched: np.ndarray,
+    x: np.ndarray,
+    layout: Layout | None,
+    block: str | None,
+) -> View:
+    """The entries of ``scope`` (checked entries only)."""
+    return View(
+        observed=numeric[scope],
+        analytic_items=analytic[scope],
+        tolerance=tolerance[scope],
+        rtol=rtol,
+        project=lambda v: v[scope],
+        scope=scope,
+        suspects=mismatched[np.isin(mismatched, scope)],
+        analytic=analytic,
+        x=x,
+        layout=layout,
+        block=block,
+        by_entry=True,
+    )
 
 
-def _per_block(c: Comparison) -> list[Diagnosis] | None:
-    if c.layout is None or len(c.layout.names) < 2:
-        return None
-    out = []
-    for name in c.layout.names:
-        s = c.layout.slice(name)
-        if not np.any((c.mismatched >= s.start) & (c.mismatched < s.stop)):
-            continue
-        scope = c.checked[(c.checked >= s.start) & (c.checked < s.stop)]
-        for test in (_sign, _zero, _scale, _layout):
-            found = test(c, scope, name)
-            if found is not None:
-                out.append(found)
-                break
-        else:
-            return None
-    return out
+def direction_view(
+    *,
+    numeric: np.ndarray,
+    analytic_items: np.ndarray,
+    tolerance: np.ndarray,
+    rtol: float,
+    directions: list[tuple[np.ndarray, np.ndarray]],
+    analytic: np.ndarray,
+    x: np.ndarray,
+    layout: Layout | None,
+    block: str | None,
+) -> View:
+    """Directions ``(indices, values)`` over the scope (a block's entries, or all of them)."""
+    scope = layout.indices(block) if block is not None and layout is not None else None
+    scope = np.arange(analytic.size) if scope is None else scope
+    return View(
+        observed=numeric,
+        analytic_items=analytic_items,
+        tolerance=tolerance,
+        rtol=rtol,
+        project=lambda v: np.array([v[idx] @ w for idx, w in directions]),
+        scope=scope,
+        suspects=scope,
+        analytic=analytic,
+        x=x,
+        layout=layout,
+        block=block,
+        by_entry=False,
+    )
 
 
-def _in_scope(c: Comparison, scope: np.ndarray) -> np.ndarray:
-    return c.mismatched[np.isin(c.mismatched, scope)]
+# ----- the hypotheses -----------------------------------------------------------------------------
 
 
-def _sign(c: Comparison, scope: np.ndarray, block: str | None) -> Diagnosis | None:
-    mism = _in_scope(c, scope)
-    if mism.size < 1 or (mism.size != c.mismatched.size and block is None):
-        return None
-    if not c.fits(scope, -c.numeric[scope]):
+def _sign(view: View) -> Diagnosis | None:
+    if not view.fits(view.analytic_items, -view.observed):
         return None
     return Diagnosis(
-        "sign", _sign_message(_scope_name(c, block)), block=block, indices=mism, factor=-1.0
-    )
-
-
-def _sign_message(scope: str) -> str:
-    return (
-        f"{scope}: your gradient has the opposite sign of the numerical one (analytic ≈ "
+        "sign",
+        f"{view.name}: your gradient has the opposite sign of the numerical one (analytic ≈ "
         "−numeric). Look for a flipped sign: h − y written as y − h, a gradient of −J, or a "
-        "subtraction the wrong way round."
+        "subtraction the wrong way round.",
+        block=view.block,
+        indices=view.implicated(),
+        factor=-1.0,
     )
 
 
-def _zero(c: Comparison, scope: np.ndarray, block: str | None) -> Diagnosis | None:
-    mism = _in_scope(c, scope)
-    if mism.size < 1 or (mism.size != c.mismatched.size and block is None):
+def _zero(view: View) -> Diagnosis | None:
+    if not view.fits(view.on(view.analytic, view.suspects), np.zeros(view.observed.size)):
         return None
-    if not c.fits(mism, np.zeros(mism.size)):
-        return None
+    where = set_name(view.layout, view.suspects) if view.by_entry else f"{view.name}, all of it"
     return Diagnosis(
         "zero",
-        f"{_set_name(c, mism)}: your gradient is 0 where the numerical gradient is not "
-        f"({mism.size} entr{'y' if mism.size == 1 else 'ies'}). This part of the gradient is never "
-        "written: an accumulator left at zeros, or a loop that skips it.",
-        block=c.layout.block_of(mism) if c.layout is not None else None,
-        indices=mism,
+        f"{where}: your gradient is 0 where the numerical gradient is not "
+        f"({entries(view.suspects.size)}). This part of the gradient is never written: an "
+        "accumulator left at zeros, or a loop that skips it.",
+        block=view.layout.block_of(view.suspects) if view.layout is not None else None,
+        indices=view.suspects,
     )
 
 
-def _scale(c: Comparison, scope: np.ndarray, block: str | None) -> Diagnosis | None:
-    mism = _in_scope(c, scope)
-    if mism.size < 2 or (mism.size != c.mismatched.size and block is None):
+def _scale(view: View) -> Diagnosis | None:
+    factor = scale_factor(view.analytic_items, view.observed)
+    if factor is None or not view.fits(view.analytic_items, factor * view.observed, factor):
         return None
-    n = c.numeric[scope]
-    factor = _scale_factor(c.analytic[scope], n)
-    if factor is None or not c.fits(scope, factor * n, scale=factor):
-        return None
+    mag = abs(factor)
+    intro = f"{view.name}: your gradient is {factor:.6g} × the numerical one. "
+    if mag > 1 and abs(mag - round(mag)) < 1e-3 * mag:
+        why = (
+            f"A whole factor of {round(mag)} usually is a missing division: by m, the number "
+            "of examples (1/m), or by a batch size."
+        )
+    elif mag < 1 and abs(1 / mag - round(1 / mag)) < 1e-3 / mag:
+        why = (
+            f"It is {round(1 / mag)} times too small: a division applied twice (1/m in both the "
+            "delta and the sum?) or a stray factor 1/2."
+        )
+    else:
+        why = "A constant factor: look for a missing or extra multiplier (a learning rate, λ, 1/m)."
     return Diagnosis(
-        "scale",
-        _scale_message(_scope_name(c, block), factor),
-        block=block,
-        indices=mism,
-        factor=factor,
+        "scale", intro + why, block=view.block, indices=view.implicated(), factor=factor
     )
 
 
-def _scale_factor(a: np.ndarray, n: np.ndarray) -> float | None:
+def scale_factor(a: np.ndarray, n: np.ndarray) -> float | None:
     """Least-squares c in a ≈ c·n, or None when c is 0, ±1 or undefined (other hypotheses)."""
     nn = float(n @ n)
     if nn == 0:
@@ -254,51 +207,33 @@ def _scale_factor(a: np.ndarray, n: np.ndarray) -> float | None:
     return factor
 
 
-def _scale_message(scope: str, factor: float) -> str:
-    mag = abs(factor)
-    intro = f"{scope}: your gradient is {factor:.6g} × the numerical one. "
-    if mag > 1 and abs(mag - round(mag)) < 1e-3 * mag:
-        return intro + (
-            f"A whole factor of {round(mag)} usually is a missing division: by m, the number "
-            "of examples (1/m), or by a batch size."
-        )
-    if mag < 1 and abs(1 / mag - round(1 / mag)) < 1e-3 / mag:
-        return intro + (
-            f"It is {round(1 / mag)} times too small: a division applied twice (1/m in both the "
-            "delta and the sum?) or a stray factor 1/2."
-        )
-    return (
-        intro
-        + "A constant factor: look for a missing or extra multiplier (a learning rate, λ, 1/m)."
-    )
-
-
-def _layout(c: Comparison, scope: np.ndarray, block: str | None) -> Diagnosis | None:
-    if c.layout is None:
+def _layout(view: View) -> Diagnosis | None:
+    if view.layout is None:
         return None
-    mism = _in_scope(c, scope)
-    if mism.size < 2 or (mism.size != c.mismatched.size and block is None):
-        return None
-    names = (
-        [block]
-        if block is not None
-        else [b for b in c.layout.names if len(c.layout.blocks[b]) == 2]
-    )
-    fixed, touched = _reordered(c.analytic, c.layout, names)
+    names = [view.block] if view.block is not None else list(view.layout.names)
+    fixed, touched = reordered(view.analytic, view.layout, names)
     if not touched:
         return None
-    inside = np.isin(mism, np.concatenate([c.layout.indices(b) for b in touched]))
-    if not np.all(inside) or not c.fits(scope, c.numeric[scope], analytic=fixed):
+    inside = np.isin(view.suspects, np.concatenate([view.layout.indices(b) for b in touched]))
+    if not np.all(inside) or not view.fits(view.project(fixed), view.observed):
         return None
+    other = "F" if view.layout.order == "C" else "C"
+    major = "column" if other == "F" else "row"
+    order = view.layout.order
+    indices = view.suspects if view.by_entry else np.flatnonzero(fixed != view.analytic)
     return Diagnosis(
         "layout",
-        _layout_message(touched, c.layout.order),
-        block=block if block is not None else (touched[0] if len(touched) == 1 else None),
-        indices=mism,
+        f"{', '.join(touched)}: your gradient matches the numerical one once reordered — it is "
+        f"unrolled in {other} order ({major}-major) while the parameters are in {order} order "
+        f"(or, the same thing, it is the transpose of the right matrix). Unroll the gradient like "
+        f"the parameters (ravel(order='{order}'), or transpose it first), or, if your parameters "
+        f"really are {other}-ordered, check with order='{other}'.",
+        block=view.block if view.block is not None else (touched[0] if len(touched) == 1 else None),
+        indices=indices,
     )
 
 
-def _reordered(
+def reordered(
     analytic: np.ndarray, layout: Layout, names: list[str]
 ) -> tuple[np.ndarray, list[str]]:
     """The gradient with each named 2-D block read back in the other order.
@@ -319,123 +254,37 @@ def _reordered(
     return fixed, touched
 
 
-def _layout_message(touched: list[str], order: str) -> str:
-    other = "F" if order == "C" else "C"
-    major = "column" if other == "F" else "row"
-    return (
-        f"{', '.join(touched)}: your gradient matches the numerical one once reordered — it is "
-        f"unrolled in {other} order ({major}-major) while the parameters are in {order} order (or, "
-        f"the same thing, it is the transpose of the right matrix). Unroll the gradient like the "
-        f"parameters (ravel(order='{order}'), or transpose it first), or, if your parameters "
-        f"really are {other}-ordered, check with order='{other}'."
-    )
-
-
-def explain_directions(
-    numeric: np.ndarray,
-    analytic_d: np.ndarray,
-    tolerance: np.ndarray,
-    directions: list[tuple[np.ndarray, np.ndarray]],
-    analytic: np.ndarray,
-    layout: Layout | None,
-    x: np.ndarray,
-    block: str | None = None,
-) -> Diagnosis | None:
-    """Sign, scale or layout errors of the whole gradient (or of one block), from directions.
-
-    ``directions`` are (indices, values) pairs, ``numeric[k] ≈ ∇f·v_k`` and
-    ``analytic_d[k] = analytic·v_k``. Each hypothesis predicts the analytic side from the
-    numeric one and must hold for every direction.
-    """
-    slack = SLACK * tolerance
-    if block is not None and layout is not None:
-        scope, entries = _scope_name_of(layout, block), layout.indices(block)
-    else:
-        scope = "every block" if layout is not None and len(layout.names) > 1 else "all entries"
-        entries = np.arange(analytic.size)
-    nonzero = entries[analytic[entries] != 0]
-    if np.all(np.abs(analytic_d + numeric) <= slack):
-        return Diagnosis("sign", _sign_message(scope), block=block, indices=nonzero, factor=-1.0)
-    factor = _scale_factor(analytic_d, numeric)
-    if factor is not None and np.all(
-        np.abs(analytic_d - factor * numeric) <= slack * max(1.0, abs(factor))
-    ):
-        return Diagnosis(
-            "scale", _scale_message(scope, factor), block=block, indices=nonzero, factor=factor
-        )
-    if np.all(analytic[entries] == 0):
-        return Diagnosis(
-            "zero",
-            f"{scope}: your gradient is 0 on the whole of it where the numerical gradient is not. "
-            "This part of the gradient is never written: an accumulator left at zeros, or a loop "
-            "that skips it.",
-            block=block,
-            indices=entries,
-        )
-
-    def x_values(idx: np.ndarray, v: np.ndarray, subset: np.ndarray) -> float:
-        inside = np.isin(idx, subset)
-        return float(x[idx[inside]] @ v[inside])
-
-    for subset in _regularization_sets(layout, block, entries):
-        # numeric − analytic = κ·x on the subset, seen along each direction: κ·(x_S·v_S).
-        xv = np.array([x_values(idx, v, subset) for idx, v in directions])
-        if not np.any(xv):
+def _regularization(view: View) -> Diagnosis | None:
+    for subset in _regularization_sets(view):
+        # numeric − analytic = κ·x on the subset, seen on each item: κ·(x restricted)·item.
+        xs = view.on(view.x, subset)
+        xx = float(xs @ xs)
+        if xx == 0:
             continue
-        kappa = float(xv @ (numeric - analytic_d)) / float(xv @ xv)
-        if kappa != 0 and np.all(np.abs(analytic_d - (numeric - kappa * xv)) <= slack):
-            return _regularization_diagnosis(layout, subset, kappa, block)
-    if layout is not None:
-        names = [block] if block is not None else list(layout.names)
-        fixed, touched = _reordered(
-            analytic, layout, [b for b in names if len(layout.blocks[b]) == 2]
-        )
-        predicted = np.array([fixed[idx] @ v for idx, v in directions])
-        if touched and np.all(np.abs(predicted - numeric) <= slack):
-            return Diagnosis(
-                "layout",
-                _layout_message(touched, layout.order),
-                block=touched[0] if len(touched) == 1 else None,
-                indices=np.flatnonzero(fixed != analytic),
-            )
+        kappa = float(xs @ (view.observed - view.analytic_items)) / xx
+        if kappa != 0 and view.fits(view.analytic_items, view.observed - kappa * xs):
+            return _regularization_diagnosis(view, subset, kappa)
     return None
 
 
-def _regularization_sets(
-    layout: Layout | None, block: str | None, entries: np.ndarray
-) -> list[np.ndarray]:
-    """Where an L2 term typically goes missing: a whole block, its bias column, the rest."""
-    sets = [entries]
-    shape = layout.blocks[block] if layout is not None and block is not None else ()
-    if layout is not None and block is not None and len(shape) == 2 and shape[1] > 1:
-        bias = np.sort(layout.column(block, 0))
-        sets += [bias, np.setdiff1d(entries, bias)]
+def _regularization_sets(view: View) -> list[np.ndarray]:
+    """Where an L2 term typically goes missing: the suspects (entries), or, along directions,
+    the whole scope, a block's bias column and the rest of the block."""
+    if view.by_entry:
+        return [view.suspects]
+    sets = [view.scope]
+    layout, block = view.layout, view.block
+    if layout is not None and block is not None:
+        shape = layout.blocks[block]
+        if len(shape) == 2 and shape[1] > 1:
+            bias = np.sort(layout.column(block, 0))
+            sets += [bias, np.setdiff1d(view.scope, bias)]
     return sets
 
 
-def _scope_name_of(layout: Layout, block: str) -> str:
-    return f"{block} ({'×'.join(map(str, layout.blocks[block]))})"
-
-
-def _regularization(c: Comparison) -> Diagnosis | None:
-    mism = c.mismatched
-    if mism.size < 2:
-        return None
-    xm = c.x[mism]
-    diff = c.numeric[mism] - c.analytic[mism]
-    xx = float(xm @ xm)
-    if xx == 0:
-        return None
-    kappa = float(xm @ diff) / xx
-    if kappa == 0 or not c.fits(mism, c.numeric[mism] - kappa * xm):
-        return None
-    block = c.layout.block_of(mism) if c.layout is not None else None
-    return _regularization_diagnosis(c.layout, mism, kappa, block)
-
-
-def _regularization_diagnosis(
-    layout: Layout | None, idx: np.ndarray, kappa: float, block: str | None
-) -> Diagnosis:
+def _regularization_diagnosis(view: View, idx: np.ndarray, kappa: float) -> Diagnosis:
+    layout = view.layout
+    block = layout.block_of(idx) if layout is not None else None
     bias = _bias_columns(layout, idx)
     what = "this column" if bias == 1 else "these entries"
     if kappa > 0:
@@ -457,7 +306,7 @@ def _regularization_diagnosis(
     )
     return Diagnosis(
         "regularization",
-        f"{_set_name_in(layout, idx)}: numeric − analytic = {kappa:.6g} × {block or 'x'} — cost and "
+        f"{set_name(layout, idx)}: numeric − analytic = {kappa:.6g} × {block or 'x'} — cost and "
         f"gradient disagree about the regularisation: {side}.{hint}",
         block=block,
         indices=idx,
@@ -471,92 +320,209 @@ def _bias_columns(layout: Layout | None, idx: np.ndarray) -> int:
         return 0
     count = 0
     for name, shape in layout.blocks.items():
-        mine = layout.indices(name)
-        inside = idx[np.isin(idx, mine)]
+        inside = idx[np.isin(idx, layout.indices(name))]
         if not inside.size:
             continue
-        if len(shape) == 2 and _is_column(layout, name, inside, 0):
-            count += 1
-        else:
+        if len(shape) != 2 or not np.array_equal(np.sort(inside), np.sort(layout.column(name, 0))):
             return 0
+        count += 1
     return count
 
 
-def _localized(c: Comparison) -> list[Diagnosis]:
-    out = []
-    groups: list[tuple[str | None, np.ndarray]]
-    if c.layout is None:
-        groups = [(None, c.mismatched)]
-    else:
-        groups = []
-        for name in c.layout.names:
-            mine = c.mismatched[np.isin(c.mismatched, c.layout.indices(name))]
-            if mine.size:
-                groups.append((name, mine))
-    for block, idx in groups:
-        worst = idx[np.argmax(np.abs(c.analytic[idx] - c.numeric[idx]))]
-        out.append(
-            Diagnosis(
-                "localized",
-                f"{_set_name(c, idx)}: {idx.size} entr{'y' if idx.size == 1 else 'ies'} wrong with no "
-                f"simpler pattern (not a sign, scale, layout or regularisation error); worst "
-                f"{c.name(worst)}: analytic {c.analytic[worst]:.6g}, numeric {c.numeric[worst]:.6g}. "
-                "Re-derive the gradient of this part (in backprop, the derivative of the activation "
-                "that feeds it).",
-                block=block,
-                indices=idx,
-            )
+@dataclass(frozen=True)
+class Hypothesis:
+    """One bug kind: its test on a view, and the least number of wrong entries it needs."""
+
+    kind: str
+    minimum: int
+    test: Callable[[View], Diagnosis | None]
+
+
+# Tried in this order, on every scope, in every mode.
+HYPOTHESES = (
+    Hypothesis("sign", 1, _sign),
+    Hypothesis("zero", 1, _zero),
+    Hypothesis("scale", 2, _scale),
+    Hypothesis("layout", 2, _layout),
+    Hypothesis("regularization", 2, _regularization),
+)
+
+
+def first_explanation(view: View) -> Diagnosis | None:
+    """The first hypothesis of the table that explains the view, or None."""
+    for h in HYPOTHESES:
+        if view.by_entry and view.suspects.size < h.minimum:
+            continue
+        found = h.test(view)
+        if found is not None:
+            return found
+    return None
+
+
+def explain_entries(
+    *,
+    analytic: np.ndarray,
+    numeric: np.ndarray,
+    tolerance: np.ndarray,
+    checked: np.ndarray,
+    mismatched: np.ndarray,
+    layout: Layout | None,
+    x: np.ndarray,
+    rtol: float,
+) -> list[Diagnosis]:
+    """Diagnoses that explain the mismatched entries, most likely first: the whole vector, then
+    each block with mismatches; what no hypothesis explains is ``localized``."""
+
+    def view(scope: np.ndarray, block: str | None) -> View:
+        return entry_view(
+            analytic=analytic,
+            numeric=numeric,
+            tolerance=tolerance,
+            rtol=rtol,
+            scope=scope,
+            mismatched=mismatched,
+            x=x,
+            layout=layout,
+            block=block,
         )
+
+    found = first_explanation(view(checked, None))
+    if found is not None:
+        return [found]
+    if layout is None:
+        return [_localized(view(checked, None), numeric)]
+    out = []
+    for name in layout.names:
+        s = layout.slice(name)
+        scope = checked[(checked >= s.start) & (checked < s.stop)]
+        v = view(scope, name)
+        if v.suspects.size:
+            out.append(first_explanation(v) or _localized(v, numeric))
     return out
 
 
-# ----- naming sets of entries --------------------------------------------------------------------
+def _localized(view: View, numeric: np.ndarray) -> Diagnosis:
+    idx = view.suspects
+    a = view.analytic
+    worst = idx[np.argmax(np.abs(a[idx] - numeric[idx]))]
+    return Diagnosis(
+        "localized",
+        f"{set_name(view.layout, idx)}: {entries(idx.size)} wrong with no simpler pattern (not a "
+        f"sign, scale, layout or regularisation error); worst {entry_name(view.layout, worst)}: "
+        f"analytic {a[worst]:.6g}, numeric {numeric[worst]:.6g}. Re-derive the gradient of this "
+        "part (in backprop, the derivative of the activation that feeds it).",
+        block=view.block,
+        indices=idx,
+    )
 
 
-def _names(idx: np.ndarray, layout: Layout | None) -> str:
-    shown = ", ".join(entry_name(layout, i) for i in idx[:SHOWN])
-    return shown + (f" and {idx.size - SHOWN} more" if idx.size > SHOWN else "")
+# ----- the diagnosis stage -------------------------------------------------------------------------
 
 
-def _scope_name(c: Comparison, block: str | None) -> str:
-    if block is None or c.layout is None:
-        return "every block" if c.layout is not None and len(c.layout.names) > 1 else "all entries"
-    return _scope_name_of(c.layout, block)
+def diagnose(
+    c: Comparison, *, analytic: np.ndarray, tol: Tolerances, layout: Layout | None, x: np.ndarray
+) -> tuple[list[Diagnosis], list[Diagnosis]]:
+    """The comparison's diagnoses, most likely first, and its warnings (kinks)."""
+    found: list[Diagnosis] = []
+    if c.nonfinite.size:
+        found.append(nonfinite_entries(c.nonfinite, layout, "f is not finite at x ± step"))
+    if c.nonfinite_directions:
+        found.append(
+            Diagnosis(
+                "nonfinite",
+                "f is not finite at some points x ± s·v along the random directions, so those "
+                "directions could not be compared. Look for log(0), a division by zero or an "
+                "overflow near x, or run mode='full' to see which entries.",
+                headline="f is not finite near x",
+            )
+        )
+    found += c.patterns
+    if c.localised.size:
+        numeric, tolerance, checked = c.numeric, c.tolerance, c.checked
+        if c.mode == "directional":
+            # Entries neither localised nor in an explained block passed every test: use the
+            # analytic values there when naming the pattern of the localised ones.
+            numeric = np.where(np.isnan(c.numeric), analytic, c.numeric)
+            tolerance = np.where(
+                np.isnan(c.tolerance), tol.rtol * np.abs(analytic) + tol.atol, c.tolerance
+            )
+            checked = np.arange(analytic.size)
+        found += explain_entries(
+            analytic=analytic,
+            numeric=numeric,
+            tolerance=tolerance,
+            checked=checked,
+            mismatched=c.localised,
+            layout=layout,
+            x=x,
+            rtol=tol.rtol,
+        )
+    if c.unexplained_failure:
+        found.append(
+            Diagnosis(
+                "localized",
+                "the directional test failed but no single entry could be isolated: the errors "
+                "are spread thinly over many entries. Run mode='full' to see every entry.",
+            )
+        )
+    return found, kink_warning(c.kinks, layout)
 
 
-def _is_column(layout: Layout, name: str, idx: np.ndarray, col: int) -> bool:
-    return bool(np.array_equal(np.sort(idx), np.sort(layout.column(name, col))))
+def nonfinite_entries(idx: np.ndarray, layout: Layout | None, what: str) -> Diagnosis:
+    """``nonfinite`` on some entries: the gradient, or f at x ± step, is NaN or infinite."""
+    return Diagnosis(
+        "nonfinite",
+        f"{what} at {entries(idx.size)} ({entry_names(layout, idx)}); these entries were not "
+        "compared. Look for log(0), a division by zero or an overflow near x.",
+        block=layout.block_of(idx) if layout is not None else None,
+        indices=idx,
+        headline=f"{what} at {entries(idx.size)}",
+    )
 
 
-def _set_name(c: Comparison, idx: np.ndarray) -> str:
-    return _set_name_in(c.layout, idx)
+# ----- warnings about the check itself ----------------------------------------------------------
 
 
-def _set_name_in(layout: Layout | None, idx: np.ndarray) -> str:
-    """``Theta2[:, 0] (bias column, 3 entries)``, ``Theta1[2, :]``, ``all of W1`` or a list."""
-    if layout is None:
-        return _names(idx, None)
-    parts = []
-    for name, shape in layout.blocks.items():
-        mine = np.sort(idx[np.isin(idx, layout.indices(name))])
-        if mine.size:
-            parts.append(_block_set_name(layout, name, shape, mine))
-    return "; ".join(parts)
+def kink_warning(kinks: np.ndarray, layout: Layout | None) -> list[Diagnosis]:
+    """The ``kink`` warning for entries whose difference straddles a kink (none if no entries)."""
+    if not kinks.size:
+        return []
+    return [
+        Diagnosis(
+            "kink",
+            f"{entry_names(layout, kinks)}: the finite difference straddles a non-differentiable "
+            "point (ReLU, abs, max) and your gradient lies between the one-sided derivatives, so "
+            f"these {entries(kinks.size)} are not counted as wrong. Check at another point, or "
+            "with a smaller step, to test them.",
+            block=layout.block_of(kinks) if layout is not None else None,
+            indices=kinks,
+        )
+    ]
 
 
-def _block_set_name(layout: Layout, name: str, shape: tuple[int, ...], idx: np.ndarray) -> str:
-    size = int(np.prod(shape))
-    count = f"{idx.size} entr{'y' if idx.size == 1 else 'ies'}"
-    if idx.size == size and size > 1:
-        return f"all of {name} ({count})"
-    if len(shape) == 2:
-        rows = np.array([layout.locate(i)[1][0] for i in idx])
-        cols = np.array([layout.locate(i)[1][1] for i in idx])
-        if np.unique(cols).size == 1 and idx.size == shape[0] and shape[0] > 1:
-            j = int(cols[0])
-            return f"{name}[:, {j}] ({'bias column, ' if j == 0 else 'column, '}{count})"
-        if np.unique(rows).size == 1 and idx.size == shape[1] and shape[1] > 1:
-            return f"{name}[{int(rows[0])}, :] (row, {count})"
-        if np.all(cols > 0) and idx.size == shape[0] * (shape[1] - 1) and shape[1] > 1:
-            return f"{name}[:, 1:] (all but the bias column, {count})"
-    return _names(idx, layout)
+def noise_warnings(
+    *, eps_f: float, detected: float | None, f0: float, low_precision: bool
+) -> list[Diagnosis]:
+    """The ``precision`` or ``noisy`` warning, when f computes in float32 or is noisy."""
+    rel = eps_f / abs(f0) if f0 else eps_f
+    if low_precision:
+        return [
+            Diagnosis(
+                "precision",
+                f"f seems to compute in low precision (float32 or less; relative noise "
+                f"{rel:.2g}): steps and tolerances were widened to match, so only errors well "
+                "above float32 round-off are reported. Check in float64 for a sharper verdict.",
+                factor=eps_f,
+            )
+        ]
+    if detected is not None and rel > 1e3 * EPS:
+        return [
+            Diagnosis(
+                "noisy",
+                f"f is noisy at the level ε_f ≈ {eps_f:.2g} (relative {rel:.2g}); the steps were "
+                "enlarged to keep the noise from swamping the differences, and tolerances "
+                "widened.",
+                factor=eps_f,
+            )
+        ]
+    return []

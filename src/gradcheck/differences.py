@@ -1,22 +1,71 @@
-"""Finite-difference estimates of a gradient: forward, central, complex step, Richardson.
+"""Finite-difference schemes, as one table, and the estimates they make.
 
-Pure functions over arrays; the user's function is reached only through an evaluator
-(see :mod:`gradcheck.evaluate`).
+``SCHEMES`` holds, for each method, what the rest of the package needs to know about it: its
+order, how many evaluations an entry costs, how it amplifies the noise of f, its step policy,
+whether and how a suspicious entry is refined, and whether it can see a kink. Adding a method is
+adding a row and the function that computes it. The user's function is reached only through an
+evaluator (:mod:`gradcheck.evaluate`).
+
+Notes
+-----
+Step policy (Nocedal & Wright, §8.1; Gill, Murray & Wright, §8.6): with ``r`` the relative noise
+of f (at least machine epsilon), the step that balances truncation against noise is
+``h = r^(1/2)·max(1, |x|)`` for forward differences, ``r^(1/3)·max(1, |x|)`` for central and
+``r^(1/5)·max(1, |x|)`` for Richardson extrapolation of central differences; it is then made
+exactly representable, ``h = (x + h) − x``. The complex step ``Im f(x + ih)/h`` has no
+subtraction, so its step is tiny (1e-20) and its error is round-off in the derivative itself.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
-from .evaluate import Evaluator, Points, as_scalar, split_output
+from .evaluate import Evaluator, Points, Seen
 from .noise import EPS
 
-METHODS = ("auto", "forward", "central", "complex", "richardson")
 COMPLEX_STEP = 1e-20
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """Finite-difference estimates on entries ``idx``: the derivative and its error terms."""
+
+    idx: np.ndarray
+    step: np.ndarray
+    numeric: np.ndarray
+    roundoff: np.ndarray  # bound on the noise part of the error, per unit of ε_f
+    truncation: np.ndarray  # estimated truncation error (0 where not estimated yet)
+    f_plus: np.ndarray
+    f_minus: np.ndarray
+    seen: Seen
+
+    def error(self, eps_f: float, relative: float = 0.0) -> np.ndarray:
+        """The estimate's error: noise ``ε_f·roundoff`` + truncation + ``relative·|numeric|``."""
+        return eps_f * self.roundoff + self.truncation + relative * np.abs(self.numeric)
+
+
+Compute = Callable[[Evaluator, np.ndarray, float, np.ndarray, np.ndarray, Callable], Estimate]
+
+
+@dataclass(frozen=True)
+class Scheme:
+    """One finite-difference method and what the checker needs to know about it."""
+
+    name: str
+    describe: str  # in words, for reports and docs
+    order: int  # truncation error ∝ h^order
+    evaluations: int  # calls of f per entry, before any refinement
+    noise_gain: float  # the noise part of the error is noise_gain·ε_f/h
+    step_power: float | None  # h = r^power·max(1, |x|); None: the fixed complex step
+    refine: float | None  # truncation ≈ refine·|D(h) − D(h/2)|; None: no refinement
+    one_sided: bool
+    sees_kinks: bool  # evaluates f on both sides, so a kink shows as a gap between them
+    relative_error: float  # error proportional to |derivative| (the complex step's round-off)
+    compute: Compute
 
 
 def coordinate_points(
@@ -31,8 +80,144 @@ def coordinate_points(
     )
 
 
+def _forward(
+    ev: Evaluator, x: np.ndarray, f0: float, idx: np.ndarray, h: np.ndarray, describe: Callable
+) -> Estimate:
+    plus = ev.costs(coordinate_points(x, idx, h, describe, "+"))
+    nan, zero = np.full(idx.shape, np.nan), np.zeros(idx.shape)
+    gain = SCHEMES["forward"].noise_gain / h
+    return Estimate(idx, h, (plus.values - f0) / h, gain, zero, plus.values, nan, plus.seen)
+
+
+def _central(
+    ev: Evaluator, x: np.ndarray, f0: float, idx: np.ndarray, h: np.ndarray, describe: Callable
+) -> Estimate:
+    plus = ev.costs(coordinate_points(x, idx, h, describe, "+"))
+    minus = ev.costs(coordinate_points(x, idx, -h, describe, "-"))
+    numeric = (plus.values - minus.values) / (2 * h)
+    zero = np.zeros(idx.shape)
+    gain = SCHEMES["central"].noise_gain / h
+    return Estimate(idx, h, numeric, gain, zero, plus.values, minus.values, plus.seen | minus.seen)
+
+
+def _complex(
+    ev: Evaluator, x: np.ndarray, f0: float, idx: np.ndarray, h: np.ndarray, describe: Callable
+) -> Estimate:
+    costs = ev.costs(coordinate_points(x, idx, 1j * h, describe, "+ i·"))
+    vals = costs.values
+    if not np.iscomplexobj(vals) or not np.any(np.imag(vals)):
+        raise TypeError(
+            "method='complex' needs f to accept complex input and carry the imaginary part "
+            "through (no np.asarray(x, float), abs or comparisons on x); f returned real "
+            "costs at complex points. Use method='central' instead."
+        )
+    nan, zero = np.full(idx.shape, np.nan), np.zeros(idx.shape)
+    return Estimate(idx, h, np.imag(vals) / h, zero, zero, np.real(vals), nan, costs.seen)
+
+
+def _richardson(
+    ev: Evaluator, x: np.ndarray, f0: float, idx: np.ndarray, h: np.ndarray, describe: Callable
+) -> Estimate:
+    # Combine central differences at h and h/2 to cancel the h² term; their difference
+    # measures the error that remains.
+    coarse = _central(ev, x, f0, idx, h, describe)
+    fine = _central(ev, x, f0, idx, h / 2, describe)
+    extrapolated = (4 * fine.numeric - coarse.numeric) / 3
+    truncation = np.abs(fine.numeric - coarse.numeric) / 3
+    return replace(
+        coarse,
+        numeric=extrapolated,
+        roundoff=SCHEMES["richardson"].noise_gain / h,
+        truncation=truncation,
+        seen=coarse.seen | fine.seen,
+    )
+
+
+SCHEMES: dict[str, Scheme] = {
+    # name, in words, order, evaluations, noise gain, step power, refine, one-sided,
+    # sees kinks, relative error, function
+    "forward": Scheme(
+        "forward", "forward differences", 1, 1, 2.0, 1 / 2, 2.0, True, False, 0.0, _forward
+    ),
+    "central": Scheme(
+        "central", "central differences", 2, 2, 1.0, 1 / 3, 4 / 3, False, True, 0.0, _central
+    ),
+    "complex": Scheme(
+        "complex",
+        "complex-step differences",
+        2,
+        1,
+        0.0,
+        None,
+        None,
+        False,
+        False,
+        4 * EPS,
+        _complex,
+    ),
+    "richardson": Scheme(
+        "richardson",
+        "Richardson-extrapolated central differences",
+        4,
+        4,
+        3.0,
+        1 / 5,
+        None,
+        False,
+        False,
+        0.0,
+        _richardson,
+    ),
+}
+# 'auto': central differences, suspicious entries refined at half the step (kinks recognised).
+METHODS = ("auto", *SCHEMES)
+AUTO = "central"
+
+
+def scheme_of(method: str) -> Scheme:
+    """The scheme a method name runs (``'auto'`` runs central differences)."""
+    return SCHEMES[AUTO if method == "auto" else method]
+
+
+def estimate(
+    ev: Evaluator,
+    x: np.ndarray,
+    f0: float,
+    idx: np.ndarray,
+    h: np.ndarray,
+    scheme: Scheme,
+    describe: Callable[[int], str] = str,
+) -> Estimate:
+    """Estimate the derivative on entries ``idx`` with steps ``h`` by ``scheme``."""
+    return scheme.compute(ev, x, f0, idx, h, describe)
+
+
+def choose_steps(x: np.ndarray, scheme: Scheme, rel_noise: float) -> np.ndarray:
+    """Per-entry steps balancing truncation against noise (see the module's Notes)."""
+    if scheme.step_power is None:
+        return np.full(x.shape, COMPLEX_STEP)
+    h = max(rel_noise, EPS) ** scheme.step_power * np.maximum(1.0, np.abs(x))
+    return (x + h) - x
+
+
+def positive_step(value: Any, allow_none: bool = False) -> float:
+    """``value`` as a positive finite float, or a ValueError naming ``step``."""
+    expected = "None or a positive float" if allow_none else "a positive float"
+    real = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+    h = float(value) if real else float("nan")
+    if not (h > 0 and np.isfinite(h)):
+        raise ValueError(f"step must be {expected}, got {value!r}.")
+    return h
+
+
 def numerical_gradient(
-    f: Callable[[np.ndarray], Any], x: Any, *, method: str = "central", step: float = 1e-4
+    f: Callable[..., Any],
+    x: Any,
+    *,
+    args: tuple = (),
+    kwargs: dict[str, Any] | None = None,
+    method: str = "central",
+    step: float = 1e-4,
 ) -> np.ndarray:
     """Finite-difference gradient with one fixed step, exactly as the course computes it.
 
@@ -42,9 +227,14 @@ def numerical_gradient(
     Parameters
     ----------
     f : callable
-        ``f(x)`` returns the cost, or a pair ``(cost, gradient)`` of which only the cost is used.
+        ``f(x, *args, **kwargs)`` returns the cost, or a pair ``(cost, gradient)`` of which only
+        the cost is used.
     x : array_like of shape (n,)
         The point (a column (n, 1) is accepted and flattened).
+    args : tuple, optional
+        Extra positional arguments for f (SciPy's convention).
+    kwargs : dict, optional
+        Extra keyword arguments for f.
     method : {'central', 'forward', 'complex'}, default 'central'
         ``'forward'`` uses ``(f(x + h·u_p) − f(x)) / h``; ``'complex'`` uses
         ``Im f(x + i·h·u_p) / h`` and needs ``f`` to accept complex input.
@@ -59,11 +249,12 @@ def numerical_gradient(
     --------
     >>> numerical_gradient(lambda x: float(np.sum(x ** 3)), np.array([1.0, 2.0]))
     array([ 3.00000001, 12.00000001])
+    >>> numerical_gradient(lambda x, a: float(a * x @ x), np.array([1.0, 2.0]), args=(0.5,))
+    array([1., 2.])
     """
-    if method not in ("central", "forward", "complex"):
-        raise ValueError(
-            f"method must be one of ('central', 'forward', 'complex'), got {method!r}."
-        )
+    choices = ("central", "forward", "complex")
+    if method not in choices:
+        raise ValueError(f"method must be one of {choices}, got {method!r}.")
     step = positive_step(step)
     x = np.asarray(x, dtype=float)
     if x.ndim == 2 and 1 in x.shape:
@@ -73,79 +264,7 @@ def numerical_gradient(
 
     # Entry p moves to x[p] ± step exactly as in the course's θ ± perturb, and the quotient is
     # the same (loss2 − loss1) / (2e), so the numbers agree to the bit.
-    ev = Evaluator(f)
-    f0 = as_scalar(split_output(ev(x))[0]).real if method == "forward" else 0.0
+    ev = Evaluator(f, args=tuple(args), kwargs=dict(kwargs or {}))
+    f0 = float(np.real(ev.at(x).cost)) if method == "forward" else 0.0
     idx = np.arange(x.size)
-    return estimate(ev, x, f0, idx, np.full(x.size, step), method).numeric
-
-
-def positive_step(value: Any, allow_none: bool = False) -> float:
-    """``value`` as a positive finite float, or a ValueError naming ``step``."""
-    expected = "None or a positive float" if allow_none else "a positive float"
-    real = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
-    h = float(value) if real else float("nan")
-    if not (h > 0 and np.isfinite(h)):
-        raise ValueError(f"step must be {expected}, got {value!r}.")
-    return h
-
-
-def choose_steps(x: np.ndarray, method: str, rel_noise: float) -> np.ndarray:
-    """Per-entry steps balancing truncation against round-off/noise.
-
-    ``h = r^(1/2)·max(1, |x|)`` for forward, ``r^(1/3)·max(1, |x|)`` for central and
-    ``r^(1/5)·max(1, |x|)`` for Richardson, where ``r`` is f's relative noise (at least machine
-    epsilon). The step is then made exactly representable: ``h = (x + h) − x``.
-    """
-    if method == "complex":
-        return np.full(x.shape, COMPLEX_STEP)
-    power = {"forward": 1 / 2, "central": 1 / 3, "richardson": 1 / 5}[method]
-    h = max(rel_noise, EPS) ** power * np.maximum(1.0, np.abs(x))
-    return (x + h) - x
-
-
-@dataclass(frozen=True)
-class Estimate:
-    """Finite-difference estimates on entries ``idx``: the derivative and its round-off term."""
-
-    idx: np.ndarray
-    step: np.ndarray
-    numeric: np.ndarray
-    roundoff: np.ndarray  # bound on the noise part of the error, per unit of ε_f
-    truncation: np.ndarray  # estimated truncation error (0 where not estimated yet)
-    f_plus: np.ndarray
-    f_minus: np.ndarray
-
-
-def estimate(
-    ev: Evaluator,
-    x: np.ndarray,
-    f0: float,
-    idx: np.ndarray,
-    h: np.ndarray,
-    method: str,
-    describe: Callable[[int], str] = str,
-) -> Estimate:
-    """Estimate the derivative on entries ``idx`` with steps ``h`` by ``method``."""
-    nan = np.full(idx.shape, np.nan)
-    zero = np.zeros(idx.shape)
-    if method == "complex":
-        vals = ev.costs(coordinate_points(x, idx, 1j * h, describe, "+ i·"))
-        if not np.iscomplexobj(vals) or not np.any(np.imag(vals)):
-            raise TypeError(
-                "method='complex' needs f to accept complex input and carry the imaginary part "
-                "through (no np.asarray(x, float), abs or comparisons on x); f returned real "
-                "costs at complex points. Use method='central' instead."
-            )
-        return Estimate(idx, h, np.imag(vals) / h, zero, zero, np.real(vals), nan)
-    plus = ev.costs(coordinate_points(x, idx, h, describe, "+"))
-    if method == "forward":
-        return Estimate(idx, h, (plus - f0) / h, 2.0 / h, zero, plus, nan)
-    minus = ev.costs(coordinate_points(x, idx, -h, describe, "-"))
-    central = (plus - minus) / (2 * h)
-    if method == "central":
-        return Estimate(idx, h, central, 1.0 / h, zero, plus, minus)
-    # Richardson: combine steps h and h/2 to cancel the h² term; the difference between the two
-    # central estimates measures the remaining error.
-    half = estimate(ev, x, f0, idx, h / 2, "central", describe)
-    extrapolated = (4 * half.numeric - central) / 3
-    return Estimate(idx, h, extrapolated, 3.0 / h, np.abs(half.numeric - central) / 3, plus, minus)
+    return estimate(ev, x, f0, idx, np.full(x.size, step), SCHEMES[method]).numeric

@@ -2,7 +2,7 @@
 
 For a direction v, the central difference ``(f(x + s·v) − f(x − s·v)) / (2s)`` estimates ∇f·v
 at the cost of two evaluations, whatever the dimension, and is compared with ``analytic·v``
-under the same error model as single entries.
+under the same error model as single entries (:meth:`gradcheck.compare.Tolerances.allowed`).
 
 Directions have random signs and magnitudes: ``v_i = ±u_i·max(1, |x_i|)`` with ``u_i`` uniform
 in [0.5, 1.5]. A single wrong entry changes ∇f·v by ``δ·v_i``, never zero, so it is seen by every
@@ -11,34 +11,42 @@ their weighted sum nearly vanishes, an event of probability about ``tolerance / 
 direction; ``DIRECTIONS = 10`` independent directions make a miss of errors 10× above tolerance
 less likely than ~1e-10.
 
-When the verdict fails, whole-gradient patterns (sign, scale, layout, zero, κ·x) are tested on
-the verdict's directions, then each block along ``BLOCK_DIRECTIONS`` directions of its own (adding
-κ·x on the block's bias column or on the rest): a block whose error is such a pattern is named
-without finding its entries one by one.
+Steps. The step along v moves each entry by about what full mode's step moves it alone,
+``s = (ε_f/|f|)^(1/3)``, since v already carries the scale ``max(1, |x_i|)``. A direction that
+fails is estimated again at s/2: the change measures the truncation error along v, which joins its
+tolerance, as in full mode. When that truncation dominates the noise (f strongly coupled along
+v), the step was too long: the direction is estimated once more at the step that balances the
+two, ``s* = (ε_f·s² / (2·truncation))^(1/3)``.
 
-Localisation of the remaining failing blocks uses additivity: with ``v_G`` the direction restricted to a group G split into
-halves L and R, ``∇f·v_G = ∇f·v_L + ∇f·v_R``, so testing L alone also tests R. Failing halves
-are split again until single entries remain: about ``2·b·log2(n)`` evaluations for b wrong
-entries. A final test on the remaining entries, with a fresh direction, checks that nothing
-was missed.
+When the verdict fails, the hypotheses of :mod:`gradcheck.diagnose` are tested on the verdict's
+directions (the whole gradient), then each block along ``BLOCK_DIRECTIONS`` directions of its own:
+a block whose error is such a pattern is named without finding its entries one by one.
+
+Localisation of the remaining failing blocks uses additivity: with ``v_G`` the direction
+restricted to a group G split into halves L and R, ``∇f·v_G = ∇f·v_L + ∇f·v_R``, so testing L
+alone also tests R. Failing halves are split again until single entries remain: about
+``2·b·log2(n)`` evaluations for b wrong entries. A final test on the remaining entries, with a
+fresh direction, checks that nothing was missed.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
 import numpy as np
 
-from .diagnose import explain_directions
-from .evaluate import Evaluator, Points
+from .compare import Comparison, Tolerances, relative_difference
+from .diagnose import direction_view, first_explanation
+from .evaluate import Evaluator, Points, Seen
 from .layout import Layout
 from .noise import EPS
 from .report import Diagnosis
 
 DIRECTIONS = 10
-SAFETY = 10.0
+BLOCK_DIRECTIONS = 3
+Direction = tuple[np.ndarray, np.ndarray]  # (flat indices, values on them)
 
 
 @dataclass(frozen=True)
@@ -52,7 +60,12 @@ class DirectionalResult:
     estimates: np.ndarray  # numeric derivative estimated at each mismatched entry
     entry_tolerance: np.ndarray
     complete: bool  # False when the evaluation budget ran out before localisation finished
-    hypotheses: list[Diagnosis]  # sign, scale or layout errors of the whole gradient or of blocks
+    hypotheses: list[Diagnosis]  # patterns of the whole gradient or of blocks
+    seen: Seen
+
+    @property
+    def failed(self) -> bool:
+        return bool(np.any(np.abs(self.numeric - self.analytic) > self.tolerance))
 
 
 def random_direction(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -68,15 +81,12 @@ class _Tester:
     x: np.ndarray
     analytic: np.ndarray
     eps_f: float
-    h: float
-    rtol: float
-    atol: float
+    step: float
+    tol: Tolerances
+    seen: Seen = field(default_factory=Seen)
 
-    def differences(
-        self, dirs: list[tuple[np.ndarray, np.ndarray]], scale: float = 1.0
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Central differences along each (indices, values) direction; returns (D, step)."""
-        steps = np.array([self.h * scale / np.linalg.norm(v) for _, v in dirs])
+    def differences(self, dirs: list[Direction], steps: np.ndarray) -> np.ndarray:
+        """Central differences along each (indices, values) direction with the given steps."""
         x = self.x
 
         def change(sign: float) -> Callable[[int], tuple[np.ndarray, np.ndarray]]:
@@ -85,25 +95,46 @@ class _Tester:
         where = lambda k: f"along a random direction over {dirs[k][0].size} entries"
         plus = self.ev.costs(Points(x, len(dirs), change(1.0), where))
         minus = self.ev.costs(Points(x, len(dirs), change(-1.0), where))
-        return (np.real(plus) - np.real(minus)) / (2 * steps), steps
+        self.seen = self.seen | plus.seen | minus.seen
+        return (np.real(plus.values) - np.real(minus.values)) / (2 * steps)
 
-    def test(
-        self, dirs: list[tuple[np.ndarray, np.ndarray]]
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(numeric, analytic, tolerance) per direction, suspicious ones refined at half the step."""
-        d1, steps = self.differences(dirs)
+    def test(self, dirs: list[Direction]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(numeric, analytic, tolerance) per direction; failing ones refined (module Notes)."""
+        steps = np.full(len(dirs), self.step)
+        d = self.differences(dirs, steps)
         a = np.array([self.analytic[idx] @ v for idx, v in dirs])
-        dot_error = np.array(
-            [100 * EPS * np.abs(self.analytic[idx]) @ np.abs(v) for idx, v in dirs]
-        )
-        l1 = np.array([np.abs(v).sum() for _, v in dirs])
-        base = self.rtol * np.abs(a) + dot_error + self.atol * l1
-        tol = SAFETY * self.eps_f / steps + base
-        bad = np.flatnonzero(np.abs(d1 - a) > tol)
+        rounding = np.array([100 * EPS * np.abs(self.analytic[idx]) @ np.abs(v) for idx, v in dirs])
+        weight = np.array([np.abs(v).sum() for _, v in dirs])
+
+        def allowed(k: np.ndarray, noise: np.ndarray, trunc: np.ndarray | float) -> np.ndarray:
+            return self.tol.allowed(
+                noise=noise,
+                truncation=trunc,
+                analytic=a[k],
+                numeric=d[k],
+                weight=weight[k],
+                rounding=rounding[k],
+            )
+
+        every = np.arange(len(dirs))
+        tol = allowed(every, self.eps_f / steps, 0.0)
+        bad = np.flatnonzero(np.abs(d - a) > tol)
         if bad.size:
-            d2, _ = self.differences([dirs[k] for k in bad], scale=0.5)
-            tol[bad] += SAFETY * 4 / 3 * np.abs(d1[bad] - d2)
-        return d1, a, tol
+            half = self.differences([dirs[k] for k in bad], steps[bad] / 2)
+            trunc = 4 / 3 * np.abs(d[bad] - half)
+            # A direction that passes only thanks to a truncation error above the noise: the
+            # step was too long along it, and a shorter one gives a sharper test.
+            passes = np.abs(d[bad] - a[bad]) <= allowed(bad, self.eps_f / steps[bad], trunc)
+            long = passes & (trunc > self.tol.safety * self.eps_f / steps[bad])
+            if np.any(long):
+                k = bad[long]
+                ratio = (self.eps_f / (2 * trunc[long] * steps[k])) ** (1 / 3)
+                shorter = steps[k] * np.clip(ratio, 1e-6, 0.5)
+                d[k] = self.differences([dirs[j] for j in k], shorter)
+                trunc[long] *= (shorter / steps[k]) ** 2
+                steps[k] = shorter
+            tol[bad] = allowed(bad, self.eps_f / steps[bad], trunc)
+        return d, a, tol
 
 
 class _Group(NamedTuple):
@@ -120,7 +151,7 @@ class _Group(NamedTuple):
         return abs(self.numeric - self.analytic) > self.tolerance
 
 
-def _tested(tester: _Tester, dirs: list[tuple[np.ndarray, np.ndarray]]) -> list[_Group]:
+def _tested(tester: _Tester, dirs: list[Direction]) -> list[_Group]:
     d, a, t = tester.test(dirs)
     return [
         _Group(idx, v, float(dk), float(ak), float(tk))
@@ -135,40 +166,26 @@ def _worst(groups: list[_Group]) -> _Group:
     )
 
 
-def _explain(
-    groups: list[_Group],
-    analytic: np.ndarray,
-    layout: Layout | None,
-    x: np.ndarray,
-    block: str | None = None,
-) -> Diagnosis | None:
-    return explain_directions(
-        np.array([g.numeric for g in groups]),
-        np.array([g.analytic for g in groups]),
-        np.array([g.tolerance for g in groups]),
-        [(g.idx, g.v) for g in groups],
-        analytic,
-        layout,
-        x,
+def _explain(tester: _Tester, groups: list[_Group], layout: Layout | None, block: str | None):
+    view = direction_view(
+        numeric=np.array([g.numeric for g in groups]),
+        analytic_items=np.array([g.analytic for g in groups]),
+        tolerance=np.array([g.tolerance for g in groups]),
+        rtol=tester.tol.rtol,
+        directions=[(g.idx, g.v) for g in groups],
+        analytic=tester.analytic,
+        x=tester.x,
+        layout=layout,
         block=block,
     )
+    return first_explanation(view)
 
 
-def run(
-    ev: Evaluator,
-    x: np.ndarray,
-    analytic: np.ndarray,
-    *,
-    eps_f: float,
-    rel_noise: float,
-    rtol: float,
-    atol: float,
-    rng: np.random.Generator,
-    budget: int,
-    layout: Layout | None = None,
+def _search(
+    tester: _Tester, rng: np.random.Generator, budget: int, layout: Layout | None
 ) -> DirectionalResult:
     """The verdict from ``DIRECTIONS`` random directions, then localisation if it fails."""
-    tester = _Tester(ev, x, analytic, eps_f, max(rel_noise, EPS) ** (1 / 3), rtol, atol)
+    x = tester.x
     everything = np.arange(x.size)
     verdict = _tested(tester, [(everything, random_direction(x, rng)) for _ in range(DIRECTIONS)])
     found: list[_Group] = []
@@ -177,22 +194,13 @@ def run(
     if any(g.fails for g in verdict):
         # Patterns of a whole gradient or block first: localising a sign error would mean
         # finding every entry.
-        everywhere = _explain(verdict, analytic, layout, x)
+        everywhere = _explain(tester, verdict, layout, None)
         if everywhere is not None:
             hypotheses = [everywhere]
         else:
-            roots, hypotheses, explained = _blocks(tester, x, rng, analytic, layout, verdict)
+            roots, hypotheses, explained = _blocks(tester, rng, layout, verdict)
             complete = _localise(tester, roots, found, budget)
-            # Verify: whatever was neither explained nor localised must pass along fresh directions.
-            for _ in range(3):
-                done = np.array([int(g.idx[0]) for g in found], dtype=np.intp)
-                rest = np.setdiff1d(everything, np.concatenate([explained, done]))
-                if not complete or rest.size == 0:
-                    break
-                checks = _tested(tester, [(rest, random_direction(x[rest], rng)) for _ in range(2)])
-                if not any(g.fails for g in checks):
-                    break
-                complete = _localise(tester, [_worst(checks)], found, budget)
+            complete = _verify(tester, rng, explained, found, budget, complete)
     found.sort(key=lambda g: int(g.idx[0]))
     return DirectionalResult(
         numeric=np.array([g.numeric for g in verdict]),
@@ -204,17 +212,35 @@ def run(
         entry_tolerance=np.array([g.tolerance / abs(g.v[0]) for g in found]),
         complete=complete,
         hypotheses=hypotheses,
+        seen=tester.seen,
     )
 
 
-BLOCK_DIRECTIONS = 3
+def _verify(
+    tester: _Tester,
+    rng: np.random.Generator,
+    explained: np.ndarray,
+    found: list[_Group],
+    budget: int,
+    complete: bool,
+) -> bool:
+    """Whatever was neither explained nor localised must pass along fresh directions."""
+    everything = np.arange(tester.x.size)
+    for _ in range(3):
+        done = np.array([int(g.idx[0]) for g in found], dtype=np.intp)
+        rest = np.setdiff1d(everything, np.concatenate([explained, done]))
+        if not complete or rest.size == 0:
+            break
+        checks = _tested(tester, [(rest, random_direction(tester.x[rest], rng)) for _ in range(2)])
+        if not any(g.fails for g in checks):
+            break
+        complete = _localise(tester, [_worst(checks)], found, budget)
+    return complete
 
 
 def _blocks(
     tester: _Tester,
-    x: np.ndarray,
     rng: np.random.Generator,
-    analytic: np.ndarray,
     layout: Layout | None,
     verdict: list[_Group],
 ) -> tuple[list[_Group], list[Diagnosis], np.ndarray]:
@@ -229,7 +255,7 @@ def _blocks(
     tested = _tested(
         tester,
         [
-            (layout.indices(name), random_direction(x[layout.slice(name)], rng))
+            (layout.indices(name), random_direction(tester.x[layout.slice(name)], rng))
             for name in layout.names
             for _ in range(BLOCK_DIRECTIONS)
         ],
@@ -238,7 +264,7 @@ def _blocks(
         groups = tested[b * BLOCK_DIRECTIONS : (b + 1) * BLOCK_DIRECTIONS]
         if not any(g.fails for g in groups):
             continue
-        diagnosis = _explain(groups, analytic, layout, x, block=name)
+        diagnosis = _explain(tester, groups, layout, name)
         if diagnosis is not None:
             found.append(diagnosis)
             explained.append(layout.indices(name))
@@ -274,3 +300,51 @@ def _localise(tester: _Tester, groups: list[_Group], found: list[_Group], budget
             )
             groups += [h for h in (left, right) if h.fails]
     return True
+
+
+def compare_directions(
+    ev: Evaluator,
+    x: np.ndarray,
+    analytic: np.ndarray,
+    *,
+    eps_f: float,
+    rel_noise: float,
+    tol: Tolerances,
+    rng: np.random.Generator,
+    budget: int,
+    layout: Layout | None,
+    notes: tuple[str, ...] = (),
+) -> Comparison:
+    """Directional mode's comparison, as per-entry arrays: numbers on the localised entries."""
+    tester = _Tester(ev, x, analytic, eps_f, max(rel_noise, EPS) ** (1 / 3), tol)
+    result = _search(tester, rng, budget, layout)
+    n = x.size
+    numeric, tolerance = np.full(n, np.nan), np.full(n, np.nan)
+    localised = result.mismatched
+    numeric[localised] = result.estimates
+    tolerance[localised] = result.entry_tolerance
+    explained = [d.indices for d in result.hypotheses if d.indices is not None]
+    mismatched = np.union1d(localised, np.concatenate(explained)) if explained else localised
+    if not result.complete:
+        stopped = (
+            f"localisation stopped at the evaluation budget ({budget}); more wrong entries may "
+            "remain. Pass budget= to allow more."
+        )
+        notes = (*notes, stopped)
+    return Comparison(
+        numeric=numeric,
+        error=np.full(n, np.nan),
+        tolerance=tolerance,
+        step=np.full(n, np.nan),
+        checked=localised,
+        localised=localised,
+        mismatched=mismatched.astype(np.intp),
+        relative_difference=relative_difference(result.numeric, result.analytic),
+        mode="directional",
+        patterns=tuple(result.hypotheses),
+        nonfinite_directions=not np.all(np.isfinite(result.numeric)),
+        unexplained_failure=result.failed and not mismatched.size and not result.hypotheses,
+        notes=notes,
+        directions=result.numeric.size,
+        seen=result.seen,
+    )

@@ -4,28 +4,66 @@ The evaluator hands ``f`` a private copy of each point (so that ``f`` can never 
 check), notices when ``f`` modifies its argument, counts calls, turns the return value into a
 cost, and adds a note to any exception ``f`` raises saying where it was being evaluated. Points
 are evaluated serially, in batches (``vectorized=True``), or on any
-``concurrent.futures.Executor``; finished evaluations can be saved to a checkpoint file and
-reused, and Ctrl-C stops the work and keeps what was done.
+``concurrent.futures.Executor``; finished evaluations can be saved to a checkpoint and reused,
+and Ctrl-C stops the work and keeps what was done.
+
+What the evaluator saw — the dtypes ``f`` returned, whether it modified its input, whether the
+work was interrupted — comes back with the values (``Seen``), never through attributes to be
+read later. The only running state is the ledger of calls and seconds spent inside ``f``.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
 import sys
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 from functools import partial
-from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
-BATCH = 64  # points per call of a vectorized f, and in flight per executor
+from .checkpoint import Checkpoint, point_key
+
+BATCH = 64  # points per call of a vectorized f, and per task on an executor
+LOW_PRECISION = frozenset({"float32", "float16", "complex64"})
+
+
+class Seen(NamedTuple):
+    """What evaluations showed besides their values."""
+
+    dtypes: frozenset[str] = frozenset()
+    mutated_at: str | None = None  # where f was first seen modifying its input
+    interrupted: bool = False  # Ctrl-C stopped the work
+
+    def __or__(self, other: Seen) -> Seen:
+        return Seen(
+            self.dtypes | other.dtypes,
+            self.mutated_at if self.mutated_at is not None else other.mutated_at,
+            self.interrupted or other.interrupted,
+        )
+
+    @property
+    def low_precision(self) -> bool:
+        """Whether ``f`` returned costs in a dtype of less than 64 bits."""
+        return bool(self.dtypes & LOW_PRECISION)
+
+
+class Output(NamedTuple):
+    """One call of ``f`` at one point: its cost and gradient as ``f`` gave them."""
+
+    cost: Any
+    grad: Any
+    seen: Seen
+
+
+class Costs(NamedTuple):
+    """Costs at a set of points (NaN where the work was interrupted) and what was seen."""
+
+    values: np.ndarray
+    seen: Seen
 
 
 def split_output(out: Any) -> tuple[Any, Any]:
@@ -89,18 +127,25 @@ def explicit_points(x: np.ndarray, points: list[np.ndarray], where: str) -> Poin
     return Points(x, len(points), lambda k: (everything, points[k]), lambda k: where)
 
 
-def _call(f: Callable[[np.ndarray], Any], point: np.ndarray) -> tuple[Any, bool]:
-    """``f`` on a private copy of ``point`` (one point, or a (k, n) batch); also whether ``f``
-    modified it. Module-level so that process pools can pickle it."""
-    arg = point.copy()
-    out = f(arg)
-    if np.array_equal(arg, point):
-        return out, False
-    return out, not np.array_equal(arg, point, equal_nan=True)
+class Call(NamedTuple):
+    """The user's function with the extra arguments it is always called with."""
+
+    f: Callable[..., Any]
+    args: tuple = ()
+    kwargs: Mapping[str, Any] = {}
+
+    def __call__(self, point: np.ndarray) -> tuple[Any, bool]:
+        """``f`` on a private copy of ``point`` (one point, or a (k, n) batch); also whether
+        ``f`` modified it."""
+        arg = point.copy()
+        out = self.f(arg, *self.args, **self.kwargs)
+        if np.array_equal(arg, point):
+            return out, False
+        return out, not np.array_equal(arg, point, equal_nan=True)
 
 
 def _call_changes(
-    f: Callable[[np.ndarray], Any], x: np.ndarray, changes: list[tuple[Any, np.ndarray]]
+    call: Call, x: np.ndarray, changes: list[tuple[Any, np.ndarray]]
 ) -> list[tuple[complex | float, str, bool]]:
     # Runs in a worker: rebuilds each point from x and its changed entries; only
     # (cost, dtype, mutated) comes back, never the gradient.
@@ -108,7 +153,7 @@ def _call_changes(
     points = Points(x, len(changes), changes.__getitem__, str)
     for position, point in enumerate(points):
         try:
-            out, mutated = _call(f, point)
+            out, mutated = call(point)
         except Exception as exc:
             exc.gradcheck_position = position  # type: ignore[attr-defined]
             raise
@@ -126,64 +171,90 @@ def _text(where: str | Callable[[], str]) -> str:
     return where if isinstance(where, str) else where()
 
 
-def _key(point: np.ndarray) -> str:
-    return hashlib.sha1(np.ascontiguousarray(point).tobytes()).hexdigest()
-
-
 @dataclass
 class _Sink:
-    """Where finished costs go: the result array, the checkpoint log, the progress bar."""
+    """The one bookkeeper of a set of evaluations, whoever ran them: values, what was seen,
+    the checkpoint, the progress bar."""
 
     values: np.ndarray
     done: np.ndarray
+    checkpoint: Checkpoint | None
     bar: Any
-    log: Any
+    dtypes: set[str] = field(default_factory=set)
+    mutated_at: str | None = None
+    interrupted: bool = False
 
-    def store(self, k: int, point: np.ndarray | str, cost: Any) -> None:
-        """Keep a cost; ``point`` is the point or, already computed, its checkpoint key."""
+    def store(
+        self, k: int, key: str, cost: Any, dtype: str, mutated: bool, where: Callable[[], str]
+    ) -> None:
         self.values[k], self.done[k] = as_scalar(cost), True
-        if self.log is not None:
-            v = self.values[k]
-            key = point if isinstance(point, str) else _key(point)
-            record = {"key": key, "cost": [v.real, v.imag] if v.imag else v.real}
-            self.log.write(json.dumps(record) + "\n")
-            self.log.flush()
+        self.dtypes.add(dtype)
+        if mutated and self.mutated_at is None:
+            self.mutated_at = where()
+        if self.checkpoint is not None:
+            self.checkpoint.record(key, self.values[k])
         if self.bar is not None:
             self.bar[0].advance(self.bar[1])
+
+    def seen(self) -> Seen:
+        return Seen(frozenset(self.dtypes), self.mutated_at, self.interrupted)
+
+
+@dataclass
+class Ledger:
+    """Calls of the user's function and seconds inside it; evaluators of one check share it."""
+
+    calls: int = 0
+    seconds: float = 0.0
 
 
 @dataclass
 class Evaluator:
-    """Calls ``f`` on copies of points, counting calls and watching for mutation."""
+    """Calls ``f(point, *args, **kwargs)`` on copies of points, counting calls and time."""
 
-    f: Callable[[np.ndarray], Any]
+    f: Callable[..., Any]
+    args: tuple = ()
+    kwargs: Mapping[str, Any] = field(default_factory=dict)
     executor: Executor | None = None
+    workers: int | None = None  # evaluations the executor runs at once (default: CPU count)
     progress: bool | None = None
     vectorized: bool = False
-    checkpoint: str | os.PathLike[str] | None = None
-    calls: int = 0
-    mutated_at: str | None = None
-    interrupted: bool = False
-    seconds_in_f: float = 0.0
-    _dtypes: set[str] = field(default_factory=set)
-    _cache: dict[str, Any] = field(default_factory=dict)
+    checkpoint: Checkpoint | None = None
+    ledger: Ledger = field(default_factory=Ledger)
 
-    def __post_init__(self) -> None:
-        if self.checkpoint is not None:
-            path = Path(self.checkpoint)
-            if path.exists():
-                for line in path.read_text().splitlines():
-                    if line.strip():
-                        record = json.loads(line)
-                        value = record["cost"]
-                        self._cache[record["key"]] = (
-                            complex(*value) if isinstance(value, list) else value
-                        )
+    @property
+    def calls(self) -> int:
+        """Calls of f so far (by every evaluator sharing this one's ledger)."""
+        return self.ledger.calls
 
-    def __call__(
-        self, point: np.ndarray, where: str | Callable[[], str] = "at x"
-    ) -> tuple[Any, Any]:
-        """Evaluate at one point; returns ``(cost, grad_or_None)`` as ``f`` gave them.
+    @property
+    def seconds_in_f(self) -> float:
+        return self.ledger.seconds
+
+    @property
+    def call(self) -> Call:
+        return Call(self.f, tuple(self.args), dict(self.kwargs))
+
+    def _spent(self, t0: float, calls: int) -> None:
+        self.ledger.seconds += time.perf_counter() - t0
+        self.ledger.calls += calls
+
+    def outputs(self, points: Points) -> list[Any]:
+        """What f returns at each point, as it returns it (a vector for ``check_jacobian``)."""
+        results = []
+        for k, p in enumerate(points):
+            t0 = time.perf_counter()
+            try:
+                results.append(self.call(p)[0])
+            except Exception as exc:
+                exc.add_note(f"gradcheck: raised while evaluating f {points.where(k)}.")
+                raise
+            finally:
+                self._spent(t0, 1)
+        return results
+
+    def at(self, point: np.ndarray, where: str | Callable[[], str] = "at x") -> Output:
+        """Evaluate at one point; returns the cost and gradient as ``f`` gave them.
 
         ``where`` describes the point for messages; a callable is only called when needed, so
         that naming the entry costs nothing on the hot path.
@@ -191,37 +262,32 @@ class Evaluator:
         t0 = time.perf_counter()
         try:
             if self.vectorized:
-                out, mutated = _call(self.f, point[None, :])
+                out, mutated = self.call(point[None, :])
                 out = (np.asarray(out).reshape(-1)[0], None)
             else:
-                out, mutated = _call(self.f, point)
+                out, mutated = self.call(point)
         except Exception as exc:
             exc.add_note(f"gradcheck: raised while evaluating f {_text(where)}.")
             raise
         finally:
-            self.seconds_in_f += time.perf_counter() - t0
-            self.calls += 1
-        if mutated and self.mutated_at is None:
-            self.mutated_at = _text(where)
+            self._spent(t0, 1)
         cost, grad = split_output(out)
-        self._dtypes.add(np.asarray(cost).dtype.name)
-        return cost, grad
+        seen = Seen(frozenset({np.asarray(cost).dtype.name}), _text(where) if mutated else None)
+        return Output(cost, grad, seen)
 
-    def costs(self, points: Points) -> np.ndarray:
+    def costs(self, points: Points) -> Costs:
         """Costs at every point, in order (complex where ``f`` returned complex).
 
-        After a Ctrl-C the remaining costs are NaN and ``interrupted`` is True.
+        After a Ctrl-C the remaining costs are NaN and ``seen.interrupted`` is True.
         """
-        # The log is closed in the finally below; a with-block would not cover the None case.
-        log = Path(self.checkpoint).open("a") if self.checkpoint is not None else None  # noqa: SIM115
         sink = _Sink(
             np.full(len(points), np.nan, dtype=complex),
             np.zeros(len(points), dtype=bool),
+            self.checkpoint,
             self._progress_bar(len(points)),
-            log,
         )
         try:
-            todo = self._from_checkpoint(points, sink.values, sink.done)
+            todo = self._from_checkpoint(points, sink)
             if self.executor is not None:
                 self._on_executor(points, todo, sink)
             elif self.vectorized:
@@ -229,50 +295,57 @@ class Evaluator:
             else:
                 self._serial(points, todo, sink)
         except KeyboardInterrupt:
-            self.interrupted = True
+            sink.interrupted = True
         finally:
             if sink.bar is not None:
                 sink.bar[0].stop()
-            if log is not None:
-                log.close()
-        if not np.any(np.imag(sink.values[sink.done])):
-            return np.real(sink.values)
-        return sink.values
+            if self.checkpoint is not None:
+                self.checkpoint.flush()
+        values = sink.values
+        if not np.any(np.imag(values[sink.done])):
+            values = np.real(values)
+        return Costs(values, sink.seen())
 
-    def _from_checkpoint(self, points: Points, values: np.ndarray, done: np.ndarray) -> list[int]:
-        if not self._cache:
-            return list(range(len(points)))
+    def _from_checkpoint(self, points: Points, sink: _Sink) -> list[tuple[int, str]]:
+        """The points still to evaluate, with their checkpoint keys; the others are filled in."""
+        if self.checkpoint is None:
+            return [(k, "") for k in range(len(points))]
         todo = []
         for k, p in enumerate(points):
-            hit = self._cache.get(_key(p))
+            key = point_key(p)
+            hit = self.checkpoint.get(key)
             if hit is None:
-                todo.append(k)
+                todo.append((k, key))
             else:
-                values[k], done[k] = hit, True
+                sink.values[k], sink.done[k] = hit, True
         return todo
 
-    def _serial(self, points: Points, todo: list[int], sink: _Sink) -> None:
-        wanted = set(todo)
+    def _serial(self, points: Points, todo: list[tuple[int, str]], sink: _Sink) -> None:
+        wanted = dict(todo)
         for k, p in enumerate(points):
             if k in wanted:
-                cost, _ = self(p, partial(points.where, k))
-                sink.store(k, p, cost)
+                where = partial(points.where, k)
+                out = self.at(p, where)
+                mutated = out.seen.mutated_at is not None
+                sink.store(k, wanted[k], out.cost, next(iter(out.seen.dtypes)), mutated, where)
 
-    def _batched(self, points: Points, todo: list[int], sink: _Sink) -> None:
-        wanted = set(todo)
-        batch: list[tuple[int, np.ndarray]] = []
+    def _batched(self, points: Points, todo: list[tuple[int, str]], sink: _Sink) -> None:
+        wanted = dict(todo)
+        batch: list[tuple[int, str, np.ndarray]] = []
         for k, p in enumerate(points):
             if k in wanted:
-                batch.append((k, p.copy()))
+                batch.append((k, wanted[k], p.copy()))
             if len(batch) == BATCH or (batch and k == len(points) - 1):
                 self._run_batch(points, batch, sink)
                 batch = []
 
-    def _run_batch(self, points: Points, batch: list[tuple[int, np.ndarray]], sink: _Sink) -> None:
-        stack = np.stack([p for _, p in batch])
+    def _run_batch(
+        self, points: Points, batch: list[tuple[int, str, np.ndarray]], sink: _Sink
+    ) -> None:
+        stack = np.stack([p for _, _, p in batch])
         t0 = time.perf_counter()
         try:
-            out, mutated = _call(self.f, stack)
+            out, mutated = self.call(stack)
         except Exception as exc:
             exc.add_note(
                 f"gradcheck: raised while evaluating f on a batch of {len(batch)} points, "
@@ -280,25 +353,24 @@ class Evaluator:
             )
             raise
         finally:
-            self.seconds_in_f += time.perf_counter() - t0
-            self.calls += len(batch)
+            self._spent(t0, len(batch))
         costs = np.asarray(out).reshape(-1)
         if costs.size != len(batch):
             raise ValueError(
                 f"vectorized=True: f must return one cost per row of its (k, n) input; given "
                 f"k = {len(batch)} points it returned shape {np.shape(out)}."
             )
-        if mutated and self.mutated_at is None:
-            self.mutated_at = f"on a batch starting {points.where(batch[0][0])}"
-        self._dtypes.add(costs.dtype.name)
-        for (k, p), cost in zip(batch, costs, strict=True):
-            sink.store(k, p, cost)
+        first = batch[0][0]
+        for (k, key, _), cost in zip(batch, costs, strict=True):
+            where = partial(lambda j: f"on a batch starting {points.where(j)}", first)
+            sink.store(k, key, cost, costs.dtype.name, mutated, where)
 
-    def _on_executor(self, points: Points, todo: list[int], sink: _Sink) -> None:
+    def _on_executor(self, points: Points, todo: list[tuple[int, str]], sink: _Sink) -> None:
         import pickle
 
+        call = self.call
         try:
-            pickle.dumps(self.f)
+            pickle.dumps(call)
         except Exception as exc:  # noqa: BLE001 (pickling fails with many exception types)
             raise TypeError(
                 f"executor= needs a function that can be pickled, and f ({self.f!r}) cannot: "
@@ -307,21 +379,16 @@ class Evaluator:
             ) from None
         # Work travels in chunks: x and f (with the data it holds) once per chunk, then only
         # the entries each point changes; only costs travel back.
-        workers = getattr(self.executor, "_max_workers", None) or 2
+        workers = self.workers or _cpu_count()
         size = max(1, min(4 * BATCH, -(-len(todo) // (4 * workers))))
-        wanted = set(todo)
-        chunk: list[tuple[int, str]] = []
         in_flight: deque[tuple[list[tuple[int, str]], Future]] = deque()
         t0 = time.perf_counter()
         try:
-            for k, p in enumerate(points):
-                if k in wanted:
-                    chunk.append((k, _key(p) if sink.log is not None else ""))
-                if chunk and (len(chunk) == size or k == len(points) - 1):
-                    changes = [points.change(j) for j, _ in chunk]
-                    task = self.executor.submit(_call_changes, self.f, points.x, changes)  # type: ignore[union-attr]
-                    in_flight.append((chunk, task))
-                    chunk = []
+            for start in range(0, len(todo), size):
+                chunk = todo[start : start + size]
+                changes = [points.change(k) for k, _ in chunk]
+                task = self.executor.submit(_call_changes, call, points.x, changes)  # type: ignore[union-attr]
+                in_flight.append((chunk, task))
                 while len(in_flight) >= 2 * workers + 2:
                     self._collect(points, in_flight.popleft(), sink)
             while in_flight:
@@ -329,7 +396,7 @@ class Evaluator:
         finally:
             for _, fut in in_flight:
                 fut.cancel()
-            self.seconds_in_f += time.perf_counter() - t0
+            self._spent(t0, 0)
 
     def _collect(
         self, points: Points, item: tuple[list[tuple[int, str]], Future], sink: _Sink
@@ -341,12 +408,9 @@ class Evaluator:
             k = chunk[getattr(exc, "gradcheck_position", 0)][0]
             exc.add_note(f"gradcheck: raised while evaluating f {points.where(k)}.")
             raise
-        self.calls += len(chunk)
-        for (k, p), (cost, dtype, mutated) in zip(chunk, results, strict=True):
-            if mutated and self.mutated_at is None:
-                self.mutated_at = points.where(k)
-            self._dtypes.add(dtype)
-            sink.store(k, p, cost)
+        self.ledger.calls += len(chunk)
+        for (k, key), (cost, dtype, mutated) in zip(chunk, results, strict=True):
+            sink.store(k, key, cost, dtype, mutated, partial(points.where, k))
 
     def _progress_bar(self, total: int) -> Any:
         show = self.progress
@@ -364,7 +428,8 @@ class Evaluator:
         progress.start()
         return progress, task
 
-    @property
-    def low_precision(self) -> bool:
-        """Whether ``f`` returned costs in a dtype of less than 64 bits."""
-        return any(d in ("float32", "float16", "complex64") for d in self._dtypes)
+
+def _cpu_count() -> int:
+    import os
+
+    return os.cpu_count() or 1

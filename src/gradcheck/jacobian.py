@@ -3,20 +3,25 @@
 The verdict reduces to the scalar check: for a random output weighting ``w`` the scalar
 ``w·f(x)`` has gradient ``Jᵀw``, which :func:`gradcheck.check` tests entry by entry. A random
 Gaussian ``w`` hides a wrong Jacobian entry only with probability zero. When inputs are found
-wrong, the numerical columns ``∂f/∂x_i`` of those inputs (two evaluations each) are compared with
-the analytic ones to say which outputs are wrong too: ``J[k, i]``.
+wrong, the numerical columns ``∂f/∂x_i`` of those inputs (two evaluations each, counted in
+``report.evaluations``) are compared with the analytic ones under the same error model to say
+which outputs are wrong too: ``J[k, i]``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import replace
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
 
-from .check import check
-from .differences import EPS, choose_steps
+from .compare import Tolerances
+from .differences import SCHEMES, choose_steps, coordinate_points
+from .evaluate import Evaluator, Ledger, explicit_points
+from .layout import Layout, Order
+from .noise import EPS
+from .pipeline import Extension, Findings, make_settings, run
+from .problem import make_problem
 from .report import Diagnosis, Report
 
 
@@ -27,39 +32,93 @@ def _vector(out: Any, name: str) -> np.ndarray:
     return arr
 
 
+class _Weighted:
+    """``w·f(x)``: the scalar whose gradient is ``Jᵀw`` (a class, so that processes pickle it)."""
+
+    def __init__(self, f: Callable[..., Any], w: np.ndarray) -> None:
+        self.f, self.w = f, w
+
+    def __call__(self, p: np.ndarray, *args: Any, **kwargs: Any) -> float:
+        return float(self.w @ _vector(self.f(p, *args, **kwargs), "f"))
+
+
+class _TransposeTimes:
+    """``Jᵀw`` from whichever of ``jac``, ``vjp``, ``jvp`` was given."""
+
+    def __init__(self, form: str, fn: Callable[..., Any], w: np.ndarray, n: int) -> None:
+        self.form, self.fn, self.w, self.n = form, fn, w, n
+
+    def __call__(self, p: np.ndarray, *args: Any, **kwargs: Any) -> np.ndarray:
+        m, n, w = self.w.size, self.n, self.w
+        if self.form == "jac":
+            J = np.asarray(self.fn(p, *args, **kwargs), dtype=float)
+            if J.shape != (m, n):
+                raise ValueError(
+                    f"jac must return shape ({m}, {n}) (outputs × inputs), got {J.shape}."
+                )
+            return J.T @ w
+        if self.form == "vjp":
+            return _vector(self.fn(p, w, *args, **kwargs), "vjp")
+        return np.array([w @ _vector(self.fn(p, e, *args, **kwargs), "jvp") for e in np.eye(n)])
+
+    def columns(self, p: np.ndarray, cols: np.ndarray, args: tuple, kwargs: Any) -> np.ndarray:
+        """The analytic Jacobian's columns ``cols`` (m × len(cols))."""
+        m = self.w.size
+        if self.form == "jac":
+            return np.asarray(self.fn(p.copy(), *args, **kwargs), dtype=float)[:, cols]
+        if self.form == "jvp":
+            eye = np.eye(p.size)
+            return np.stack(
+                [_vector(self.fn(p.copy(), eye[i], *args, **kwargs), "jvp") for i in cols], axis=1
+            )
+        rows = np.stack([_vector(self.fn(p.copy(), e, *args, **kwargs), "vjp") for e in np.eye(m)])
+        return rows[:, cols]
+
+
 def check_jacobian(
-    f: Callable[[np.ndarray], Any],
+    f: Callable[..., Any],
     x: Any,
     *,
-    jac: Callable[[np.ndarray], Any] | None = None,
-    vjp: Callable[[np.ndarray, np.ndarray], Any] | None = None,
-    jvp: Callable[[np.ndarray, np.ndarray], Any] | None = None,
+    jac: Callable[..., Any] | None = None,
+    vjp: Callable[..., Any] | None = None,
+    jvp: Callable[..., Any] | None = None,
+    args: tuple = (),
+    kwargs: Mapping[str, Any] | None = None,
+    blocks: Mapping[str, Any] | Layout | None = None,
+    order: Order = "C",
     seed: int = 0,
-    **check_kwargs: Any,
+    ledger: Ledger | None = None,
+    notes: tuple[str, ...] = (),
+    **options: Any,
 ) -> Report:
     """Check the Jacobian of a vector-valued ``f`` given as ``jac``, ``vjp`` or ``jvp``.
 
     Parameters
     ----------
     f : callable
-        ``f(x)`` returns a 1-D array of m outputs.
+        ``f(x, *args, **kwargs)`` returns a 1-D array of m outputs.
     x : array_like of shape (n,)
     jac : callable, optional
-        ``jac(x)`` returns the m × n Jacobian.
+        ``jac(x, *args, **kwargs)`` returns the m × n Jacobian.
     vjp : callable, optional
-        ``vjp(x, w)`` returns ``Jᵀw`` (shape (n,)), reverse mode.
+        ``vjp(x, w, *args, **kwargs)`` returns ``Jᵀw`` (shape (n,)), reverse mode.
     jvp : callable, optional
-        ``jvp(x, v)`` returns ``J v`` (shape (m,)), forward mode.
+        ``jvp(x, v, *args, **kwargs)`` returns ``J v`` (shape (m,)), forward mode.
+    args, kwargs, blocks, order
+        As for :func:`gradcheck.check`.
     seed : int
-        Seeds the output weighting.
-    **check_kwargs
-        Passed to :func:`gradcheck.check` (``blocks``, ``method``, ``step``, …).
+        Seeds the output weighting and the check.
+    ledger, notes
+        For adapters: a shared count of calls, notes to add to the report.
+    **options
+        Passed to :func:`gradcheck.check` (``method``, ``step``, ``mode``, ``rtol``, …).
 
     Returns
     -------
     Report
         Of the scalar ``w·f(x)``; when inputs are wrong, a ``localized`` diagnosis names the
-        wrong Jacobian entries ``J[k, i]`` (output k, input i).
+        wrong Jacobian entries ``J[k, i]`` (output k, input i). ``evaluations`` counts every call
+        of f (not of ``jac``/``vjp``/``jvp``).
 
     Examples
     --------
@@ -71,89 +130,71 @@ def check_jacobian(
     >>> check_jacobian(f, np.array([0.5, 2.0]), jac=bad).diagnoses[-1].message.startswith("wrong Jacobian entries: J[1, 0]")
     True
     """
-    given = [name for name, v in (("jac", jac), ("vjp", vjp), ("jvp", jvp)) if v is not None]
+    given = [(name, v) for name, v in (("jac", jac), ("vjp", vjp), ("jvp", jvp)) if v is not None]
     if len(given) != 1:
         raise TypeError(
-            f"check_jacobian needs exactly one of jac=, vjp=, jvp=; got {given or 'none'}."
+            "check_jacobian needs exactly one of jac=, vjp=, jvp=; got "
+            f"{[name for name, _ in given] or 'none'}."
         )
-    x = np.asarray(x, dtype=float)
-    m = _vector(f(x.copy()), "f").size
-    n = x.size
+    probe = make_problem(f, x, args=args, kwargs=kwargs, blocks=blocks, order=order)
+    settings = make_settings(seed=seed, **options)
+    ledger = ledger or Ledger()
+    # One call to learn the number of outputs, counted like every other.
+    first = Evaluator(f, args=probe.args, kwargs=probe.kwargs, ledger=ledger).outputs(
+        explicit_points(probe.x, [probe.x], "at x (to learn the number of outputs)")
+    )[0]
+    m = _vector(first, "f").size
     w = np.random.default_rng(seed).standard_normal(m)
-
-    def transpose_times(point: np.ndarray, weights: np.ndarray) -> np.ndarray:
-        if jac is not None:
-            J = np.asarray(jac(point), dtype=float)
-            if J.shape != (m, n):
-                raise ValueError(
-                    f"jac must return shape ({m}, {n}) (outputs × inputs), got {J.shape}."
-                )
-            return J.T @ weights
-        if vjp is not None:
-            return _vector(vjp(point, weights), "vjp")
-        return np.array([weights @ _vector(jvp(point, e), "jvp") for e in np.eye(n)])  # type: ignore[misc]
-
-    report = check(
-        lambda p: float(w @ _vector(f(p), "f")),
-        x,
-        grad=lambda p: transpose_times(p, w),
-        seed=seed,
-        **check_kwargs,
+    transpose = _TransposeTimes(given[0][0], given[0][1], w, probe.n)
+    problem = make_problem(
+        _Weighted(f, w),
+        probe.x,
+        transpose,
+        args=probe.args,
+        kwargs=probe.kwargs,
+        blocks=probe.layout,
     )
-    first = next((d for d in report.diagnoses if d.severity == "fail"), None)
-    if (
-        report.mismatched.size
-        and report.mode != "directional"
-        and first is not None
-        and first.kind == "localized"
-        and m > 1
-    ):
-        extra = _wrong_entries(f, x, report, jac, vjp, jvp, m)
-        report = replace(report, diagnoses=[*report.diagnoses, extra])
-    return report
+
+    def wrong_entries(found: Findings) -> tuple[list[Diagnosis], list[str]]:
+        first_fail = next((d for d in found.diagnoses if d.severity == "fail"), None)
+        if (
+            not found.mismatched.size
+            or found.mode == "directional"
+            or first_fail is None
+            or first_fail.kind != "localized"
+            or m == 1
+        ):
+            return [], []
+        return [_wrong_entries(f, found, transpose)], []
+
+    return run(problem, settings, Extension(notes=tuple(notes), explain=wrong_entries), ledger)
 
 
-def _analytic_columns(
-    x: np.ndarray, cols: np.ndarray, m: int, jac: Any, vjp: Any, jvp: Any
-) -> np.ndarray:
-    if jac is not None:
-        return np.asarray(jac(x.copy()), dtype=float)[:, cols]
-    if jvp is not None:
-        return np.stack([_vector(jvp(x.copy(), np.eye(x.size)[i]), "jvp") for i in cols], axis=1)
-    rows = np.stack([_vector(vjp(x.copy(), e), "vjp") for e in np.eye(m)])
-    return rows[:, cols]
-
-
-def _wrong_entries(
-    f: Callable, x: np.ndarray, report: Report, jac: Any, vjp: Any, jvp: Any, m: int
-) -> Diagnosis:
-    cols = report.mismatched
-    analytic = _analytic_columns(x, cols, m, jac, vjp, jvp)
-    numeric = np.empty_like(analytic)
-    tol = np.empty_like(analytic)
-    steps = choose_steps(x, "central", EPS)
-    for j, i in enumerate(cols):
-        h = steps[i]
-        up, down = x.copy(), x.copy()
-        up[i] += h
-        down[i] -= h
-        fu, fd = _vector(f(up), "f"), _vector(f(down), "f")
-        numeric[:, j] = (fu - fd) / (2 * h)
-        # The scalar check's error model, per output: round-off of f over the step, plus rtol.
-        roundoff = 2 * EPS * np.maximum(np.abs(fu), np.abs(fd)) / h
-        tol[:, j] = report.safety * roundoff + report.rtol * np.maximum(
-            np.abs(analytic[:, j]), np.abs(numeric[:, j])
-        )
+def _wrong_entries(f: Callable[..., Any], found: Findings, transpose: _TransposeTimes) -> Diagnosis:
+    problem, x, cols = found.problem, found.problem.x, found.mismatched
+    analytic = transpose.columns(x, cols, problem.args, problem.kwargs)
+    steps = choose_steps(x, SCHEMES["central"], EPS)[cols]
+    ev = Evaluator(f, args=problem.args, kwargs=problem.kwargs, ledger=found.evaluator.ledger)
+    where = str
+    up = ev.outputs(coordinate_points(x, cols, steps, where, "+"))
+    down = ev.outputs(coordinate_points(x, cols, -steps, where, "-"))
+    fu = np.stack([_vector(o, "f") for o in up], axis=1)
+    fd = np.stack([_vector(o, "f") for o in down], axis=1)
+    numeric = (fu - fd) / (2 * steps)
+    # The scalar check's error model, per output: round-off of f over the step, plus rtol.
+    tol = Tolerances(found.tolerances.rtol, 0.0, found.tolerances.safety).allowed(
+        noise=2 * EPS * np.maximum(np.abs(fu), np.abs(fd)) / steps,
+        analytic=analytic,
+        numeric=numeric,
+    )
     wrong = np.argwhere(np.abs(analytic - numeric) > tol)
     shown = ", ".join(f"J[{k}, {cols[j]}]" for k, j in wrong[:6]) + (
         f" and {len(wrong) - 6} more" if len(wrong) > 6 else ""
     )
-    k, j = wrong[0] if len(wrong) else (0, 0)
-    detail = (
-        f" (J[{k}, {cols[j]}]: analytic {analytic[k, j]:.6g}, numeric {numeric[k, j]:.6g})"
-        if len(wrong)
-        else ""
-    )
+    detail = ""
+    if len(wrong):
+        k, j = wrong[0]
+        detail = f" (J[{k}, {cols[j]}]: analytic {analytic[k, j]:.6g}, numeric {numeric[k, j]:.6g})"
     return Diagnosis(
         "localized",
         f"wrong Jacobian entries: {shown or 'none isolated'}{detail} — output k, input i.",
@@ -161,20 +202,39 @@ def _wrong_entries(
     )
 
 
+class _Gradient:
+    """The gradient of f, from ``(cost, gradient)`` or from ``grad`` (picklable)."""
+
+    def __init__(self, f: Callable[..., Any], grad: Callable[..., Any] | None) -> None:
+        self.f, self.grad = f, grad
+
+    def __call__(self, p: np.ndarray, *args: Any, **kwargs: Any) -> np.ndarray:
+        if self.grad is not None:
+            return _vector(self.grad(p, *args, **kwargs), "grad")
+        out = self.f(p, *args, **kwargs)
+        if not isinstance(out, (tuple, list)):
+            raise TypeError(
+                "check_hessian needs the gradient: make f return (cost, gradient) or pass grad=."
+            )
+        return _vector(out[1], "the gradient")
+
+
 def check_hessian(
-    f: Callable[[np.ndarray], Any],
+    f: Callable[..., Any],
     x: Any,
     *,
-    hessp: Callable[[np.ndarray, np.ndarray], Any],
-    grad: Callable[[np.ndarray], Any] | None = None,
-    **kwargs: Any,
+    hessp: Callable[..., Any],
+    grad: Callable[..., Any] | None = None,
+    **options: Any,
 ) -> Report:
-    """Check Hessian-vector products ``hessp(x, v) = H v`` against differences of the gradient.
+    """Check Hessian-vector products ``hessp(x, v, *args) = H v`` against differences of the
+    gradient.
 
     ``f`` returns ``(cost, gradient)`` or the cost with ``grad=`` given; the gradient itself is
     assumed right (check it first with :func:`gradcheck.check`). The Hessian is the Jacobian of
     the gradient and ``hessp`` its forward product, so this is
-    ``check_jacobian(gradient, x, jvp=hessp)``.
+    ``check_jacobian(gradient, x, jvp=hessp)``; ``evaluations`` counts calls of the gradient
+    (of f, or of ``grad`` when given). ``**options`` are those of :func:`check_jacobian`.
 
     Examples
     --------
@@ -183,18 +243,4 @@ def check_hessian(
     >>> check_hessian(f, np.array([1.0, -1.0]), hessp=lambda x, v: A @ v).ok
     True
     """
-    if grad is None:
-
-        def gradient(p: np.ndarray) -> np.ndarray:
-            out = f(p)
-            if not isinstance(out, (tuple, list)):
-                raise TypeError(
-                    "check_hessian needs the gradient: make f return (cost, gradient) or pass grad=."
-                )
-            return _vector(out[1], "the gradient")
-    else:
-
-        def gradient(p: np.ndarray) -> np.ndarray:
-            return _vector(grad(p), "grad")
-
-    return check_jacobian(gradient, x, jvp=hessp, **kwargs)
+    return check_jacobian(_Gradient(f, grad), x, jvp=hessp, **options)

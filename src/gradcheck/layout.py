@@ -172,3 +172,60 @@ class Layout:
 def entry_name(layout: Layout | None, i: int) -> str:
     """``Theta2[0, 0]`` with a layout, ``x[17]`` without."""
     return layout.name(i) if layout is not None else f"x[{int(i)}]"
+
+
+SHOWN = 4  # entries named in a message before "and N more"
+
+
+def entry_names(layout: Layout | None, idx: np.ndarray, shown: int = SHOWN) -> str:
+    """``x[1], x[4] and 7 more``: the first few entries of ``idx`` by name."""
+    idx = np.asarray(idx)
+    text = ", ".join(entry_name(layout, i) for i in idx[:shown])
+    return text + (f" and {idx.size - shown} more" if idx.size > shown else "")
+
+
+def entries(count: int) -> str:
+    """``1 entry``, ``3 entries``."""
+    return f"{count} entr{'y' if count == 1 else 'ies'}"
+
+
+def shape_text(shape: tuple[int, ...]) -> str:
+    """``25×401``."""
+    return "×".join(str(d) for d in shape)
+
+
+def scope_name(layout: Layout | None, block: str | None) -> str:
+    """``Theta2 (10×26)`` for a block; ``every block`` or ``all entries`` for the whole vector."""
+    if block is None or layout is None:
+        return "every block" if layout is not None and len(layout.names) > 1 else "all entries"
+    return f"{block} ({shape_text(layout.blocks[block])})"
+
+
+def set_name(layout: Layout | None, idx: np.ndarray) -> str:
+    """``Theta2[:, 0] (bias column, 3 entries)``, ``Theta1[2, :] (row, …)``, ``all of W1`` or a list."""
+    if layout is None:
+        return entry_names(None, idx)
+    parts = []
+    for name, shape in layout.blocks.items():
+        mine = np.sort(idx[np.isin(idx, layout.indices(name))])
+        if mine.size:
+            parts.append(_block_set_name(layout, name, shape, mine))
+    return "; ".join(parts)
+
+
+def _block_set_name(layout: Layout, name: str, shape: tuple[int, ...], idx: np.ndarray) -> str:
+    size = math.prod(shape)
+    count = entries(idx.size)
+    if idx.size == size and size > 1:
+        return f"all of {name} ({count})"
+    if len(shape) == 2:
+        local = np.array([layout.locate(i)[1] for i in idx])
+        rows, cols = local[:, 0], local[:, 1]
+        if np.unique(cols).size == 1 and idx.size == shape[0] and shape[0] > 1:
+            j = int(cols[0])
+            return f"{name}[:, {j}] ({'bias column, ' if j == 0 else 'column, '}{count})"
+        if np.unique(rows).size == 1 and idx.size == shape[1] and shape[1] > 1:
+            return f"{name}[{int(rows[0])}, :] (row, {count})"
+        if np.all(cols > 0) and idx.size == shape[0] * (shape[1] - 1) and shape[1] > 1:
+            return f"{name}[:, 1:] (all but the bias column, {count})"
+    return entry_names(layout, idx)

@@ -15,8 +15,14 @@ J. J. Moré and S. M. Wild, "Estimating computational noise", SIAM J. Sci. Compu
 from __future__ import annotations
 
 from math import factorial
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
+
+from .evaluate import Seen, explicit_points
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .evaluate import Evaluator
 
 EPS = float(np.finfo(float).eps)  # float64 machine epsilon, shared by the whole package
 
@@ -63,3 +69,41 @@ def noise_points(
 def noise_floor(f0: float) -> float:
     """Round-off any float64 cost carries: a couple of units in the last place of |f|."""
     return 2 * EPS * abs(f0)
+
+
+class Noise(NamedTuple):
+    """The noise level ε_f of f at x, what ECnoise detected (None: nothing above round-off),
+    and whether f computes in float32."""
+
+    eps_f: float
+    detected: float | None
+    float32: bool
+    seen: Seen
+
+    def relative(self, f0: float) -> float:
+        """ε_f relative to |f(x)| (at most 1e-2; ε_f itself when f(x) = 0)."""
+        return min(self.eps_f / abs(f0), 1e-2) if f0 != 0 else max(self.eps_f, EPS)
+
+
+def estimate_noise(
+    ev: Evaluator,
+    x: np.ndarray,
+    f0: float,
+    rng: np.random.Generator,
+    *,
+    spread: float = 0.0,
+    needed: bool = True,
+) -> Noise:
+    """ε_f at x from 8 evaluations along a random line, never below round-off nor below the
+    ``spread`` measured between calls at x. ``needed=False`` (the complex step, whose error is
+    round-off in the derivative) skips the evaluations."""
+    floor = max(noise_floor(f0), spread)
+    if not needed:
+        return Noise(floor, None, False, Seen())
+    line = ev.costs(explicit_points(x, noise_points(x, rng), "on the noise-probe line"))
+    values = np.concatenate([[f0], np.real(line.values)])
+    detected = noise_from_values(values) if np.all(np.isfinite(values)) else None
+    # A float32 computation cast to float64 still returns float32 numbers: noise made of
+    # float32 round-off is low precision, not a noisy function.
+    in_float32 = detected is not None and bool(np.all(values.astype(np.float32) == values))
+    return Noise(max(floor, detected or 0.0), detected, in_float32, line.seen)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import io
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -141,21 +142,56 @@ def scatter(report: Report) -> Figure:
     return fig
 
 
-def step_errors(report: Report, indices: np.ndarray, hs: np.ndarray) -> np.ndarray:
-    """|central difference(h) − analytic| for each entry (rows) and step (columns)."""
-    if report.function is None or report.x is None:
-        raise ValueError("this report has no function to evaluate (it was not made by check()).")
-    from .differences import estimate
-    from .evaluate import Evaluator
+def step_errors(
+    report: Report,
+    f: Callable[..., Any],
+    x: Any,
+    indices: np.ndarray,
+    hs: np.ndarray,
+    *,
+    args: tuple = (),
+    kwargs: dict[str, Any] | None = None,
+) -> np.ndarray:
+    """|central difference(h) − analytic| for each entry (rows) and step (columns).
 
-    # Every (entry, step) pair is one central difference, computed like the check's own.
+    Evaluates ``f(x, *args, **kwargs)`` again, through the same evaluator as the check (copies,
+    counting, the same central differences).
+    """
+    from .differences import SCHEMES, estimate
+    from .evaluate import Evaluator
+    from .problem import validate_x
+
+    point, _ = validate_x(x)
+    if point.size != report.numeric.size:
+        raise ValueError(
+            f"x must be the point the report was made at: {report.numeric.size} entries, got "
+            f"{point.size}."
+        )
     idx, h = np.repeat(indices, hs.size), np.tile(hs, indices.size)
-    numeric = estimate(Evaluator(report.function), report.x, report.cost, idx, h, "central").numeric
+    ev = Evaluator(f, args=tuple(args), kwargs=dict(kwargs or {}))
+    numeric = estimate(ev, point, report.cost, idx, h, SCHEMES["central"]).numeric
     return np.abs(numeric - report.analytic[idx]).reshape(indices.size, hs.size)
 
 
-def steps(report: Report, entries: int = 3) -> Figure:
-    """Error against step size (log–log) for the worst entries and the best-behaved one."""
+def steps(
+    report: Report,
+    f: Callable[..., Any] | None = None,
+    x: Any = None,
+    *,
+    args: tuple = (),
+    kwargs: dict[str, Any] | None = None,
+    entries: int = 3,
+) -> Figure:
+    """Error against step size (log–log) for the worst entries and the best-behaved one.
+
+    A report holds no function, so this figure takes the checked function ``f`` and point ``x``
+    (and the ``args``/``kwargs`` of the check) and evaluates it again.
+    """
+    if f is None or x is None:
+        raise TypeError(
+            "the 'steps' figure evaluates f again: pass f= and x= (the function and point of the "
+            "check), e.g. report.plot('steps', f=cost, x=theta)."
+        )
     Figure = _pyplot()
     hs = np.logspace(-12, -1, 23)
     idx = report.checked
@@ -168,7 +204,7 @@ def steps(report: Report, entries: int = 3) -> Figure:
     if good is not None and good not in chosen:
         chosen.append(good)
     chosen_arr = np.array(chosen, dtype=np.intp)
-    errors = step_errors(report, chosen_arr, hs)
+    errors = step_errors(report, f, x, chosen_arr, hs, args=args, kwargs=kwargs)
     fig = Figure(figsize=(6.5, 4.8), layout="constrained")
     ax = fig.add_subplot()
     for i, err in zip(chosen_arr, errors, strict=True):

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from .check import check
+from .pipeline import check
 from .report import Report
 
 

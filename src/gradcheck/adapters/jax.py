@@ -24,11 +24,12 @@ def _jax() -> Any:
     return jax
 
 
-def check_function(f: Callable, params: Any, *args: Any, **check_kwargs: Any) -> Report:
+def check_function(f: Callable, params: Any, *args: Any, **options: Any) -> Report:
     """Check the reverse-mode derivative of ``f(params, *args)`` with respect to ``params``.
 
     ``f`` may return a scalar or an array (then checked through a random weighting of its
-    outputs, and wrong Jacobian entries are named). ``args`` are passed through unchanged.
+    outputs, and wrong Jacobian entries are named). ``args`` are passed through unchanged;
+    ``**options`` to :func:`gradcheck.check` (``method``, ``step``, ``mode``, ``rtol``, …).
 
     Examples
     --------
@@ -75,7 +76,7 @@ def check_function(f: Callable, params: Any, *args: Any, **check_kwargs: Any) ->
             lambda x: np.asarray(forward(jnp.asarray(x))),
             x0,
             vjp=lambda x, w: np.asarray(pullback(jnp.asarray(x), jnp.asarray(w))),
-            blocks=layout.blocks,
-            **check_kwargs,
+            blocks=layout,
+            **options,
         )
     return report

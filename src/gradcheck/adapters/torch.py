@@ -10,16 +10,19 @@ from __future__ import annotations
 
 import copy
 import inspect
+import warnings
 from collections.abc import Callable
-from dataclasses import replace
+from functools import partial
 from typing import Any
 
 import numpy as np
 
-from ..check import check
+from ..evaluate import Evaluator, Ledger, explicit_points
 from ..jacobian import check_jacobian
 from ..layout import Layout
-from ..report import Report
+from ..pipeline import Extension, Findings, make_settings, run
+from ..problem import make_problem
+from ..report import Diagnosis, Report
 
 
 def _torch() -> Any:
@@ -39,7 +42,12 @@ def _loss(model: Any, loss_fn: Callable, batch: tuple) -> Any:
 
 
 def check_module(
-    model: Any, loss_fn: Callable, *batch: Any, batched: bool = True, **check_kwargs: Any
+    model: Any,
+    loss_fn: Callable,
+    *batch: Any,
+    vectorized: bool = True,
+    batched: bool | None = None,
+    **options: Any,
 ) -> Report:
     """Check the gradients autograd computes for every trainable parameter of ``model``.
 
@@ -52,15 +60,17 @@ def check_module(
         returns a scalar tensor.
     *batch : tensors
         ``inputs..., target``. Floating tensors are cast to float64.
-    batched : bool, default True
-        Evaluate perturbed parameters in batches with ``torch.func.vmap`` when the model allows.
-    **check_kwargs
-        Passed to :func:`gradcheck.check`.
+    vectorized : bool, default True
+        Evaluate perturbed parameters in batches with ``torch.func.vmap`` when the model allows
+        (``batched=`` is the old name of this option, still accepted with a warning).
+    **options
+        Passed to :func:`gradcheck.check` (``method``, ``step``, ``mode``, ``rtol``, …).
 
     Returns
     -------
     Report
-        Blocks are the parameter names, e.g. ``fc1.weight``.
+        Blocks are the parameter names, e.g. ``fc1.weight``. ``evaluations`` counts the points
+        at which the loss was evaluated (the gradient's backward passes are not counted).
 
     Examples
     --------
@@ -71,79 +81,103 @@ def check_module(
     True
     """
     torch = _torch()
-    dtypes = {p.dtype for p in model.parameters()}
-    model64 = copy.deepcopy(model).double()
-    named = [(name, p) for name, p in model64.named_parameters() if p.requires_grad]
-    if not named:
-        raise ValueError("model has no trainable parameters (requires_grad=True) to check.")
-    layout = Layout({name: tuple(p.shape) for name, p in named})  # C order, like torch's reshape
-    batch64 = tuple(
-        b.double() if torch.is_tensor(b) and torch.is_floating_point(b) else b for b in batch
-    )
-    device = named[0][1].device  # CPU or CUDA: the model runs where it is
-    x0 = torch.cat([p.detach().reshape(-1) for _, p in named]).cpu().numpy().copy()
+    if batched is not None:
+        warnings.warn(
+            "check_module(batched=...) is now vectorized=...", DeprecationWarning, stacklevel=2
+        )
+        vectorized = batched
+    loss = _ModuleLoss(torch, model, loss_fn, batch)
+    notes = loss.notes()
+    settings = make_settings(**options)
+    ledger = Ledger()
+    losses = _vmapped(torch, loss, ledger) if vectorized else None
+    if losses is not None:
+        problem = make_problem(
+            losses, loss.x0, _GradientOf(loss), blocks=loss.layout, vectorized=True
+        )
+        notes.append("perturbed parameters were evaluated in batches with torch.func.vmap.")
+    else:
+        problem = make_problem(loss, loss.x0, blocks=loss.layout)
+    cuda = partial(_cuda_note, loss.device.type == "cuda")
+    return run(problem, settings, Extension(tuple(notes), cuda), ledger)
 
-    def f(x: np.ndarray) -> tuple[float, np.ndarray]:
+
+class _ModuleLoss:
+    """``x ↦ (loss, gradient)`` of a float64 copy of the model, its parameters set from x."""
+
+    def __init__(self, torch: Any, model: Any, loss_fn: Callable, batch: tuple) -> None:
+        self.torch, self.loss_fn = torch, loss_fn
+        self.dtypes = {p.dtype for p in model.parameters()}
+        self.model = copy.deepcopy(model).double()
+        self.named = [(name, p) for name, p in self.model.named_parameters() if p.requires_grad]
+        if not self.named:
+            raise ValueError("model has no trainable parameters (requires_grad=True) to check.")
+        # C order, like torch's reshape
+        self.layout = Layout({name: tuple(p.shape) for name, p in self.named})
+        self.batch = tuple(
+            b.double() if torch.is_tensor(b) and torch.is_floating_point(b) else b for b in batch
+        )
+        self.device = self.named[0][1].device  # CPU or CUDA: the model runs where it is
+        flat = [p.detach().reshape(-1) for _, p in self.named]
+        self.x0 = torch.cat(flat).cpu().numpy().copy()
+
+    def notes(self) -> list[str]:
+        if self.dtypes == {self.torch.float64}:
+            return []
+        found = ", ".join(sorted(str(d) for d in self.dtypes))
+        return [f"the model's parameters are {found}; they were checked on a float64 copy."]
+
+    def __call__(self, x: np.ndarray) -> tuple[float, np.ndarray]:
+        torch = self.torch
         with torch.no_grad():
-            for name, p in named:
-                p.copy_(torch.from_numpy(x[layout.slice(name)]).to(device).view_as(p))
-        model64.zero_grad(set_to_none=True)
-        loss = _loss(model64, loss_fn, batch64)
+            for name, p in self.named:
+                p.copy_(torch.from_numpy(x[self.layout.slice(name)]).to(self.device).view_as(p))
+        self.model.zero_grad(set_to_none=True)
+        loss = _loss(self.model, self.loss_fn, self.batch)
         if loss.numel() != 1:
             raise ValueError(
                 f"loss_fn must return a scalar, got a tensor of shape {tuple(loss.shape)}."
             )
         loss.backward()
-        grads = [p.grad if p.grad is not None else torch.zeros_like(p) for _, p in named]
-        return float(loss.detach()), torch.cat([g.reshape(-1) for g in grads]).cpu().numpy().copy()
-
-    notes = []
-    if dtypes != {torch.float64}:
-        notes.append(
-            f"the model's parameters are {', '.join(sorted(str(d) for d in dtypes))}; they were checked on a float64 copy."
-        )
-    vectorized = (
-        _vmapped(torch, model64, layout, loss_fn, batch64, f, x0, device) if batched else None
-    )
-    if vectorized is not None:
-        report = check(
-            vectorized,
-            x0,
-            grad=lambda x: f(x)[1],
-            blocks=layout.blocks,
-            vectorized=True,
-            **check_kwargs,
-        )
-        notes.append("perturbed parameters were evaluated in batches with torch.func.vmap.")
-    else:
-        report = check(f, x0, blocks=layout.blocks, **check_kwargs)
-    if device.type == "cuda" and any(d.kind == "nondeterministic" for d in report.diagnoses):
-        notes.append(
-            "on CUDA some kernels (cuDNN convolution backward, scatter/index_add) use atomic adds "
-            "and are not deterministic: call torch.use_deterministic_algorithms(True) (and set "
-            "CUBLAS_WORKSPACE_CONFIG=:4096:8) before checking."
-        )
-    return replace(report, notes=[*report.notes, *notes])
+        grads = [p.grad if p.grad is not None else torch.zeros_like(p) for _, p in self.named]
+        g = torch.cat([g.reshape(-1) for g in grads]).cpu().numpy().copy()
+        return float(loss.detach()), g
 
 
-def _vmapped(
-    torch: Any,
-    model: Any,
-    layout: Layout,
-    loss_fn: Callable,
-    batch: tuple,
-    f: Callable,
-    x0: np.ndarray,
-    device: Any,
-) -> Callable | None:
+class _GradientOf:
+    """The gradient half of a ``(loss, gradient)`` function."""
+
+    def __init__(self, f: Callable) -> None:
+        self.f = f
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return self.f(x)[1]
+
+
+def _cuda_note(on_cuda: bool, found: Findings) -> tuple[list[Diagnosis], list[str]]:
+    if on_cuda and any(d.kind == "nondeterministic" for d in found.diagnoses):
+        note = (
+            "on CUDA some kernels (cuDNN convolution backward, scatter/index_add) use atomic "
+            "adds and are not deterministic: call torch.use_deterministic_algorithms(True) "
+            "(and set CUBLAS_WORKSPACE_CONFIG=:4096:8) before checking."
+        )
+        return [], [note]
+    return [], []
+
+
+def _vmapped(torch: Any, loss: _ModuleLoss, ledger: Ledger) -> Callable | None:
     """A (k, n) → (k,) loss function through torch.func.vmap, or None if the model does not allow it."""
     from torch.func import functional_call, vmap
+
+    layout, model, device, x0 = loss.layout, loss.model, loss.device, loss.x0
 
     def single(flat: Any) -> Any:
         params = {
             name: flat[layout.slice(name)].view(shape) for name, shape in layout.blocks.items()
         }
-        return _loss(lambda *inputs: functional_call(model, params, inputs), loss_fn, batch)
+        return _loss(
+            lambda *inputs: functional_call(model, params, inputs), loss.loss_fn, loss.batch
+        )
 
     batched = vmap(single)
 
@@ -153,17 +187,19 @@ def _vmapped(
                 batched(torch.from_numpy(np.atleast_2d(X)).to(device)).detach().cpu().numpy().copy()
             )
 
+    # Two points, evaluated both ways (and counted): vmap must give the model's own losses.
+    probe = [x0, x0 + 1e-3]
     try:
-        probe = np.stack([x0, x0 + 1e-3])
-        got = losses(probe)
-        want = np.array([f(p)[0] for p in probe])
-        f(x0)  # leave the model at x0
+        points = explicit_points(x0, probe, "at x (testing torch.func.vmap)")
+        got = Evaluator(losses, vectorized=True, ledger=ledger).costs(points).values
     except Exception:  # noqa: BLE001 (vmap refuses many models; fall back to one point at a time)
         return None
+    serial = Evaluator(loss, ledger=ledger)
+    want = np.array([float(serial.at(p, "at x (testing torch.func.vmap)").cost) for p in probe])
     return losses if np.allclose(got, want, rtol=1e-12, atol=0) else None
 
 
-def check_function(fn: Callable, *inputs: Any, **check_kwargs: Any) -> Report:
+def check_function(fn: Callable, *inputs: Any, **options: Any) -> Report:
     """Check the backward of ``fn`` (a custom ``autograd.Function``'s ``apply``, or any function
     of tensors) with respect to its floating-point tensor inputs, vector outputs included.
 
@@ -224,7 +260,7 @@ def check_function(fn: Callable, *inputs: Any, **check_kwargs: Any) -> Report:
             ]
         )
 
-    return check_jacobian(forward, x0, vjp=vjp, blocks=layout.blocks, **check_kwargs)
+    return check_jacobian(forward, x0, vjp=vjp, blocks=layout, **options)
 
 
 def _input_names(fn: Callable, count: int) -> list[str]:

@@ -1,0 +1,218 @@
+"""The error model, written once, and the comparison of analytic and numeric derivatives.
+
+Notes
+-----
+A finite difference has two errors: truncation (≈ h²|f'''|/6 for central differences) and
+noise (≈ ε_f/h, amplified by the scheme's noise gain). A derivative — one entry, or the
+directional derivative along v — is judged wrong only when
+
+    |analytic − numeric| > safety·(noise + truncation) + rtol·max(|analytic|, |numeric|)
+                           + atol·weight + rounding
+
+with ``safety = 10``; ``weight`` is 1 for an entry and ``‖v‖₁`` along a direction (``atol`` is
+per entry), and ``rounding`` the round-off of computing ``analytic·v``. The truncation term is
+0 at first; a suspicious derivative is estimated again at half the step, and the change measures
+its truncation error (``4/3·|D(h) − D(h/2)|`` for central differences). ``rtol`` defaults to 1e-6
+(1e-3 when f or its gradient computes in float32) and ``atol`` to ``100·eps·max|analytic|``, plus
+the gradient's round-off wobble between calls at x. Every mode, ``check_jacobian``,
+``check_hessian`` and the adapters use this one function: :meth:`Tolerances.allowed`.
+
+References
+----------
+J. J. Moré and S. M. Wild, "Estimating computational noise", SIAM J. Sci. Comput., 2011.
+J. Nocedal and S. J. Wright, *Numerical Optimization*, 2nd ed., §8.1.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .differences import Estimate, Scheme, estimate
+from .evaluate import Evaluator, Seen
+from .noise import EPS
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .report import Diagnosis
+
+SAFETY = 10.0
+FLOAT32_EPS = float(np.finfo(np.float32).eps)
+
+
+@dataclass(frozen=True)
+class Tolerances:
+    """The slack of the error model: ``rtol``, ``atol`` (per entry) and the ``safety`` factor."""
+
+    rtol: float
+    atol: float
+    safety: float = SAFETY
+
+    def allowed(
+        self,
+        *,
+        noise: np.ndarray | float,
+        analytic: np.ndarray | float,
+        numeric: np.ndarray | float,
+        truncation: np.ndarray | float = 0.0,
+        weight: np.ndarray | float = 1.0,
+        rounding: np.ndarray | float = 0.0,
+    ) -> np.ndarray:
+        """The largest ``|analytic − numeric|`` the error model accepts (see the module Notes)."""
+        spread = np.maximum(np.abs(analytic), np.abs(numeric))
+        return np.asarray(
+            self.safety * (np.asarray(noise) + truncation)
+            + self.rtol * spread
+            + self.atol * np.asarray(weight)
+            + rounding
+        )
+
+
+def tolerances(
+    rtol: float | None,
+    atol: float | None,
+    *,
+    low_precision: bool,
+    analytic: np.ndarray,
+    wobble: float,
+) -> Tolerances:
+    """The tolerances of a check: the caller's, or the defaults for the precision of f."""
+    if rtol is None:
+        rtol = 1e-3 if low_precision else 1e-6
+    amax = float(np.max(np.abs(analytic[np.isfinite(analytic)]), initial=0.0))
+    eps_g = FLOAT32_EPS if low_precision else EPS
+    base = 100 * eps_g * amax if atol is None else float(atol)
+    return Tolerances(float(rtol), base + SAFETY * wobble)
+
+
+def relative_difference(numeric: np.ndarray, analytic: np.ndarray) -> float:
+    """Ng's relative difference ``norm(n − a) / norm(n + a)``."""
+    denom = np.linalg.norm(numeric + analytic)
+    diff = np.linalg.norm(numeric - analytic)
+    return float(diff / denom) if denom > 0 else float(diff)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """What a comparison found, in either mode, as per-entry arrays (NaN where unknown).
+
+    In directional mode only the localised entries have numbers; ``mismatched`` also holds the
+    entries of the patterns named along directions (``patterns``), and ``relative_difference``
+    is over the verdict's directions.
+    """
+
+    numeric: np.ndarray
+    error: np.ndarray
+    tolerance: np.ndarray
+    step: np.ndarray
+    checked: np.ndarray  # entries compared (finite numeric and analytic)
+    localised: np.ndarray  # entries known wrong with their numeric value
+    mismatched: np.ndarray  # every entry judged wrong
+    relative_difference: float
+    mode: str
+    patterns: tuple[Diagnosis, ...] = ()  # named while comparing (directional mode)
+    kinks: np.ndarray = field(default_factory=lambda: np.array([], dtype=np.intp))
+    nonfinite: np.ndarray = field(default_factory=lambda: np.array([], dtype=np.intp))
+    nonfinite_directions: bool = False  # f not finite along some random direction
+    unexplained_failure: bool = False  # directions failed, yet nothing was isolated
+    notes: tuple[str, ...] = ()
+    directions: int = 0
+    seen: Seen = field(default_factory=Seen)
+
+    @property
+    def interrupted(self) -> bool:
+        return self.seen.interrupted
+
+
+def compare_entries(
+    ev: Evaluator,
+    x: np.ndarray,
+    f0: float,
+    analytic: np.ndarray,
+    *,
+    idx: np.ndarray,
+    steps: np.ndarray,
+    scheme: Scheme,
+    eps_f: float,
+    tol: Tolerances,
+    describe: Callable[[int], str],
+    mode: str = "full",
+) -> Comparison:
+    """Estimate each entry of ``idx``, compare it within the error model, refine the suspicious."""
+    n = x.size
+    est = estimate(ev, x, f0, idx, steps[idx], scheme, describe)
+    numeric, error, step = np.full(n, np.nan), np.full(n, np.nan), np.full(n, np.nan)
+    numeric[idx], step[idx] = est.numeric, est.step
+    error[idx] = est.error(eps_f, scheme.relative_error)
+    done = idx[np.isfinite(numeric[idx])] if est.seen.interrupted else idx
+    finite = np.isfinite(numeric[done]) & np.isfinite(analytic[done])
+    checked = done[finite]
+    nonfinite = done[~np.isfinite(numeric[done])]
+
+    tolerance = np.full(n, np.nan)
+    tolerance[checked] = tol.allowed(
+        noise=error[checked], analytic=analytic[checked], numeric=numeric[checked]
+    )
+    suspicious = checked[np.abs(analytic[checked] - numeric[checked]) > tolerance[checked]]
+    kinks = np.array([], dtype=np.intp)
+    seen = est.seen
+    if suspicious.size and scheme.refine is not None and not est.seen.interrupted:
+        # Re-estimate suspicious entries at half the step: the change measures truncation
+        # error, and one-sided differences at both steps reveal kinks.
+        pos = np.searchsorted(idx, suspicious)
+        half = estimate(ev, x, f0, suspicious, est.step[pos] / 2, scheme, describe)
+        seen = seen | half.seen
+        trunc = scheme.refine * np.abs(est.numeric[pos] - half.numeric)
+        error[suspicious] = eps_f * est.roundoff[pos] + trunc
+        tolerance[suspicious] = tol.allowed(
+            noise=error[suspicious], analytic=analytic[suspicious], numeric=numeric[suspicious]
+        )
+        still = np.abs(analytic[suspicious] - numeric[suspicious]) > tolerance[suspicious]
+        if scheme.sees_kinks:
+            is_kink = _kinks(analytic[suspicious], f0, est, pos, half, eps_f, tol.safety)
+            kinks = suspicious[still & is_kink]
+            still &= ~is_kink
+        suspicious = suspicious[still]
+    mismatched = np.sort(suspicious)
+    notes: tuple[str, ...] = ()
+    if seen.interrupted:
+        notes = (f"interrupted: {checked.size} of {idx.size} entries were checked.",)
+    return Comparison(
+        numeric=numeric,
+        error=error,
+        tolerance=tolerance,
+        step=step,
+        checked=checked,
+        localised=mismatched,
+        mismatched=mismatched,
+        relative_difference=relative_difference(numeric[checked], analytic[checked]),
+        mode=mode,
+        kinks=kinks,
+        nonfinite=nonfinite,
+        notes=notes,
+        seen=seen,
+    )
+
+
+def _kinks(
+    a: np.ndarray,
+    f0: float,
+    est: Estimate,
+    pos: np.ndarray,
+    half: Estimate,
+    eps_f: float,
+    safety: float,
+) -> np.ndarray:
+    """Entries whose one-sided differences keep a gap that does not shrink with the step, with
+    the analytic value between them: the step straddles a kink (ReLU, abs, max)."""
+    h1, h2 = est.step[pos], half.step
+    up1, down1 = (est.f_plus[pos] - f0) / h1, (f0 - est.f_minus[pos]) / h1
+    up2, down2 = (half.f_plus - f0) / h2, (f0 - half.f_minus) / h2
+    gap1, gap2 = np.abs(up1 - down1), np.abs(up2 - down2)
+    slack = safety * 2 * eps_f / h2
+    lo, hi = np.minimum(up2, down2) - slack, np.maximum(up2, down2) + slack
+    # Smooth f: the gap between one-sided differences is h·f'' and halves with h; at a kink it
+    # stays near the jump in slope.
+    return (gap2 > slack) & (gap2 > 0.75 * gap1) & (a >= lo) & (a <= hi)

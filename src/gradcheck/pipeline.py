@@ -1,0 +1,511 @@
+"""``check()``: the stages of a gradient check, in order.
+
+problem → probes → noise → tolerances → plan → comparison (entries or directions) → history
+→ diagnosis → Report. Each stage is a function of the module that owns it and returns a typed
+value; :func:`run` only passes them along. ``check_jacobian``, ``check_hessian`` and the
+adapters build their own :class:`~gradcheck.problem.Problem` and call :func:`run` with an
+:class:`Extension` (their notes, and diagnoses that need the finished comparison).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import Executor
+from dataclasses import dataclass, replace
+from functools import partial
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from ._version import __version__
+from .checkpoint import Checkpoint, fingerprint
+from .compare import Comparison, Tolerances, compare_entries, tolerances
+from .diagnose import diagnose, noise_warnings
+from .differences import METHODS, Scheme, choose_steps, positive_step, scheme_of
+from .directional import compare_directions
+from .evaluate import Evaluator, Ledger, Seen
+from .layout import Layout, Order, entry_name
+from .noise import Noise, estimate_noise
+from .probes import Probes, history, mutates_input, nondeterminism, probe
+from .problem import Problem, make_problem, validate_choice
+from .report import Diagnosis, Report
+
+MODES = ("auto", "full", "directional", "sample")
+AUTO_FULL_SECONDS = 10.0  # mode="auto" runs the full check when it should take less than this
+DEFAULT_BUDGET = 2000  # evaluations directional mode may spend localising wrong entries
+SAMPLE_SIZE = 100
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How to check: the options of :func:`check` that are not about the problem itself."""
+
+    method: str = "auto"
+    step: float | None = None
+    mode: str = "auto"
+    rtol: float | None = None
+    atol: float | None = None
+    seed: int = 0
+    budget: int = DEFAULT_BUDGET
+    nondet_tol: float | None = None
+    executor: Executor | None = None
+    workers: int | None = None
+    progress: bool | None = None
+    checkpoint: str | os.PathLike[str] | None = None
+
+    @property
+    def scheme(self) -> Scheme:
+        return scheme_of(self.method)
+
+    def key(self) -> str:
+        """What decides which points are evaluated (for the checkpoint's fingerprint)."""
+        return f"{self.method}|{self.step!r}|{self.mode}|{self.seed}|{self.budget}"
+
+
+def make_settings(
+    *,
+    method: str = "auto",
+    step: Any = None,
+    mode: str = "auto",
+    rtol: Any = None,
+    atol: Any = None,
+    seed: Any = 0,
+    budget: Any = None,
+    nondet_tol: Any = None,
+    executor: Executor | None = None,
+    workers: Any = None,
+    progress: bool | None = None,
+    checkpoint: str | os.PathLike[str] | None = None,
+) -> Settings:
+    """Validate the options (see :func:`check` for their meaning)."""
+    validate_choice("method", method, METHODS)
+    validate_choice("mode", mode, MODES)
+    for name, value in (("rtol", rtol), ("atol", atol), ("nondet_tol", nondet_tol)):
+        if value is not None and not (isinstance(value, (int, float)) and value >= 0):
+            raise ValueError(f"{name} must be None or a number ≥ 0, got {value!r}.")
+    for name, value, least in (("budget", budget, 1), ("workers", workers, 1)):
+        if value is not None and not (isinstance(value, (int, np.integer)) and value >= least):
+            raise ValueError(f"{name} must be None or a whole number ≥ {least}, got {value!r}.")
+    if executor is not None and not callable(getattr(executor, "submit", None)):
+        raise TypeError(
+            f"executor must be a concurrent.futures.Executor (with .submit), got "
+            f"{type(executor).__name__}."
+        )
+    return Settings(
+        method=method,
+        step=None if step is None else positive_step(step, allow_none=True),
+        mode=mode,
+        rtol=rtol,
+        atol=atol,
+        seed=int(seed),
+        budget=DEFAULT_BUDGET if budget is None else int(budget),
+        nondet_tol=nondet_tol,
+        executor=executor,
+        workers=None if workers is None else int(workers),
+        progress=progress,
+        checkpoint=checkpoint,
+    )
+
+
+class Findings(NamedTuple):
+    """What an :class:`Extension` sees once the comparison is done."""
+
+    evaluator: Evaluator  # shares the check's ledger: its calls are counted
+    problem: Problem
+    mode: str
+    mismatched: np.ndarray
+    diagnoses: list[Diagnosis]
+    tolerances: Tolerances
+
+
+@dataclass(frozen=True)
+class Extension:
+    """What a caller of :func:`run` adds: notes, and diagnoses made from the findings."""
+
+    notes: tuple[str, ...] = ()
+    explain: Callable[[Findings], tuple[list[Diagnosis], list[str]]] | None = None
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Which entries, how, with what steps."""
+
+    mode: str
+    scheme: Scheme
+    steps: np.ndarray  # per entry
+    step_policy: str  # 'chosen' or 'given'
+    entries: np.ndarray  # entries to check in full or sample mode
+    rel_noise: float
+
+
+def check(
+    f: Callable[..., Any],
+    x: Any,
+    grad: Callable[..., Any] | None = None,
+    *,
+    args: tuple = (),
+    kwargs: Mapping[str, Any] | None = None,
+    blocks: Mapping[str, Any] | Layout | None = None,
+    order: Order = "C",
+    method: str = "auto",
+    step: float | None = None,
+    mode: str = "auto",
+    rtol: float | None = None,
+    atol: float | None = None,
+    seed: int = 0,
+    executor: Executor | None = None,
+    workers: int | None = None,
+    progress: bool | None = None,
+    vectorized: bool = False,
+    checkpoint: str | os.PathLike[str] | None = None,
+    budget: int | None = None,
+    nondet_tol: float | None = None,
+) -> Report:
+    """Check an analytic gradient against finite differences, entry by entry.
+
+    Parameters
+    ----------
+    f : callable
+        ``f(x, *args, **kwargs)`` returns the cost (a float), or a pair ``(cost, gradient)``
+        (SciPy's ``jac=True`` convention, the course's ``nnCostFunction``) — detected when
+        ``grad`` is None.
+    x : array_like of shape (n,)
+        Where to check; a float array (converted to a float64 copy, never modified).
+    grad : callable, optional
+        ``grad(x, *args, **kwargs)`` returns the analytic gradient, shape (n,), (n, 1) or (1, n).
+    args : tuple, optional
+        Extra positional arguments passed to f and grad after x (SciPy's convention:
+        ``check(nnCost, nn_params, args=(X, y, 3.0, 3, 5, 3))``).
+    kwargs : mapping, optional
+        Extra keyword arguments passed to f and grad.
+    blocks : mapping of str to shape, or Layout, optional
+        Names and shapes of the parts of ``x``, in order, e.g. ``{"Theta1": (25, 401),
+        "Theta2": (10, 26)}``; sizes must add up to ``n``. Entries are then reported as
+        ``Theta2[0, 0]``.
+    order : {'C', 'F'}, default 'C'
+        How each block is unrolled ('F' for MATLAB's ``Theta(:)``).
+    method : {'auto', 'forward', 'central', 'complex', 'richardson'}, default 'auto'
+        ``'auto'`` is central differences with suspicious entries refined at half the step.
+    step : float, optional
+        None chooses a step per entry from the noise of f; a float is used as given
+        (e.g. the course's 1e-4).
+    mode : {'auto', 'full', 'directional', 'sample'}, default 'auto'
+        ``'full'`` checks every entry; ``'directional'`` tests random directions, then localises
+        the wrong entries by group testing; ``'sample'`` checks a seeded random 100 entries;
+        ``'auto'`` runs ``'full'`` when n ≤ 100 or the full check should take at most 10 s
+        (from the time of the first calls), ``'directional'`` otherwise.
+    rtol, atol : float, optional
+        Relative and absolute slack added to the error model's tolerance. Defaults:
+        ``rtol = 1e-6`` (1e-3 when f or the gradient is float32) and
+        ``atol = 100·eps·max|analytic|``.
+    seed : int, default 0
+        Seeds the noise probe's direction, the sample and the random directions.
+    executor : concurrent.futures.Executor, optional
+        Runs the evaluations of f (processes, threads, a Dask client's executor).
+    workers : int, optional
+        How many evaluations the executor runs at once (sizes its chunks and the auto-mode
+        estimate); default: the number of CPUs.
+    progress : bool, optional
+        Show a progress bar; None shows one on a terminal when the work takes over ~2 s.
+    vectorized : bool, default False
+        f takes a (k, n) array of points and returns k costs (then ``grad`` is required).
+    checkpoint : path, optional
+        A file where evaluations are saved as they finish; a rerun of the same problem (same
+        f at x, same x, same settings) resumes from it. A file of another problem is never
+        reused (this run writes beside it); torn lines are skipped.
+    budget : int, optional
+        Evaluations directional mode may spend localising wrong entries (default 2000).
+    nondet_tol : float, optional
+        The largest variation between calls at the same x accepted as noise, relative (to
+        |f(x)| for the cost, to the largest gradient entry for the gradient). None accepts a
+        variation while the tolerances it implies stay below a tenth of the gradient's typical
+        entry; a larger one makes the check inconclusive (``nondeterministic``, a failure).
+
+    Returns
+    -------
+    Report
+        ``ok``, ``relative_difference``, ``mismatched``, ``diagnoses``, ``evaluations`` and the
+        per-entry numbers.
+
+    Raises
+    ------
+    TypeError
+        f returns no gradient and ``grad`` is None; ``x`` is not a float array; ``grad`` or ``f``
+        not callable; ``method='complex'`` with an f that drops the imaginary part.
+    ValueError
+        Empty or non-1-D ``x``; gradient of the wrong length; blocks that do not add up to
+        ``x.size``; an unknown method or mode; a non-positive step; f returning a non-scalar.
+
+    Notes
+    -----
+    The noise ε_f of f at x is estimated from 8 evaluations along a random line (Moré & Wild's
+    ECnoise, with 2·eps·|f| and the spread between calls at x as floors), and each step balances
+    truncation against noise: ``h = (ε_f/|f|)^(1/3)·max(1, |x_i|)`` for central differences
+    (:mod:`gradcheck.differences`). The error model that judges each entry is
+    :mod:`gradcheck.compare`; the hypotheses that name a bug, :mod:`gradcheck.diagnose`.
+
+    References
+    ----------
+    J. J. Moré and S. M. Wild, "Estimating computational noise", SIAM J. Sci. Comput., 2011.
+    J. Nocedal and S. J. Wright, *Numerical Optimization*, 2nd ed., §8.1.
+
+    Examples
+    --------
+    >>> import numpy as np, gradcheck
+    >>> f = lambda x: (float(np.sum(x ** 2)), 2 * x)
+    >>> gradcheck.check(f, np.array([1.0, -2.0, 3.0])).ok
+    True
+    >>> bad = lambda x: (float(np.sum(x ** 2)), 2 * x * np.array([1, 1, -1]))
+    >>> report = gradcheck.check(bad, np.array([1.0, -2.0, 3.0]))
+    >>> report.ok, report.mismatched.tolist()
+    (False, [2])
+    >>> scaled = lambda x, a: (a * float(x @ x), 2 * a * x)
+    >>> gradcheck.check(scaled, np.array([1.0, 2.0]), args=(3.0,)).ok
+    True
+    """
+    problem = make_problem(
+        f, x, grad, args=args, kwargs=kwargs, blocks=blocks, order=order, vectorized=vectorized
+    )
+    settings = make_settings(
+        method=method,
+        step=step,
+        mode=mode,
+        rtol=rtol,
+        atol=atol,
+        seed=seed,
+        budget=budget,
+        nondet_tol=nondet_tol,
+        executor=executor,
+        workers=workers,
+        progress=progress,
+        checkpoint=checkpoint,
+    )
+    return run(problem, settings)
+
+
+def run(
+    problem: Problem,
+    settings: Settings,
+    extension: Extension | None = None,
+    ledger: Ledger | None = None,
+) -> Report:
+    """The stages of a check, in order (see the module docstring)."""
+    clock = time.perf_counter()
+    ev = Evaluator(
+        problem.f,
+        args=problem.args,
+        kwargs=problem.kwargs,
+        executor=settings.executor,
+        workers=settings.workers,
+        progress=settings.progress,
+        vectorized=problem.vectorized,
+        ledger=ledger or Ledger(),
+    )
+    rng = np.random.default_rng(settings.seed)
+    probes = probe(ev, problem)
+    if not probes.usable:
+        return _report(problem, settings, ev, clock, probes, None, extension)
+    notes = _attach_checkpoint(ev, problem, settings, probes)
+    noise = estimate_noise(
+        ev, problem.x, probes.cost, rng, spread=probes.spread, needed=settings.scheme.noise_gain > 0
+    )
+    low = probes.low_precision or noise.float32 or problem.low_precision_x
+    low = low or (probes.seen | noise.seen).low_precision
+    tol = tolerances(
+        settings.rtol,
+        settings.atol,
+        low_precision=low,
+        analytic=probes.analytic,
+        wobble=probes.wobble,
+    )
+    plan = make_plan(problem, settings, probes, noise, ev, rng)
+    comparison = _compare(ev, problem, probes, noise, tol, plan, rng, settings)
+    stateful: list[Diagnosis] = []
+    if not comparison.interrupted:
+        stateful, seen = history(ev, problem, probes, after=ev.calls - probes.calls)
+        comparison = replace(comparison, seen=comparison.seen | seen)
+    comparison = replace(comparison, notes=(*notes, *comparison.notes))
+    judged = Judged(noise, tol, plan, comparison, stateful, low)
+    return _report(problem, settings, ev, clock, probes, judged, extension)
+
+
+def make_plan(
+    problem: Problem,
+    settings: Settings,
+    probes: Probes,
+    noise: Noise,
+    ev: Evaluator,
+    rng: np.random.Generator,
+) -> Plan:
+    """The mode (``'auto'`` decided from the time per call), the steps and the entries."""
+    n, scheme = problem.n, settings.scheme
+    rel_noise = noise.relative(probes.cost)
+    if settings.step is None:
+        steps, policy = choose_steps(problem.x, scheme, rel_noise), "chosen"
+    else:
+        steps, policy = np.full(n, settings.step), "given"
+    mode = settings.mode
+    if mode == "auto":
+        # Full when it is cheap: time per call so far × calls a full check needs, over workers.
+        per_call = ev.seconds_in_f / max(ev.calls, 1)
+        workers = (settings.workers or os.cpu_count() or 1) if settings.executor else 1
+        full = n <= 100 or scheme.evaluations * n * per_call / workers <= AUTO_FULL_SECONDS
+        mode = "full" if full else "directional"
+    if mode == "sample" and n > SAMPLE_SIZE:
+        entries = np.sort(rng.choice(n, size=SAMPLE_SIZE, replace=False))
+    else:
+        entries = np.arange(n)
+    return Plan(mode, scheme, steps, policy, entries, rel_noise)
+
+
+def _compare(
+    ev: Evaluator,
+    problem: Problem,
+    probes: Probes,
+    noise: Noise,
+    tol: Tolerances,
+    plan: Plan,
+    rng: np.random.Generator,
+    settings: Settings,
+) -> Comparison:
+    """The comparison stage: every planned entry, or random directions."""
+    if plan.mode != "directional":
+        return compare_entries(
+            ev,
+            problem.x,
+            probes.cost,
+            probes.analytic,
+            idx=plan.entries,
+            steps=plan.steps,
+            scheme=plan.scheme,
+            eps_f=noise.eps_f,
+            tol=tol,
+            describe=partial(entry_name, problem.layout),
+            mode=plan.mode,
+        )
+    notes: tuple[str, ...] = ()
+    if settings.method not in ("auto", "central"):
+        notes = (
+            f"directional mode uses central differences; method={settings.method!r} was not used.",
+        )
+    return compare_directions(
+        ev,
+        problem.x,
+        probes.analytic,
+        eps_f=noise.eps_f,
+        rel_noise=plan.rel_noise,
+        tol=tol,
+        rng=rng,
+        budget=settings.budget,
+        layout=problem.layout,
+        notes=notes,
+    )
+
+
+def _attach_checkpoint(
+    ev: Evaluator, problem: Problem, settings: Settings, probes: Probes
+) -> tuple[str, ...]:
+    """Open the checkpoint of this problem (keyed by its fingerprint); return its notes."""
+    if settings.checkpoint is None:
+        return ()
+    fp = fingerprint(
+        problem.x, settings.key(), __version__, probes.cost, probes.analytic, probes.spread
+    )
+    ev.checkpoint = Checkpoint.open(settings.checkpoint, fp)
+    return tuple(ev.checkpoint.notes)
+
+
+class Judged(NamedTuple):
+    """Everything the stages after the probes produced."""
+
+    noise: Noise
+    tol: Tolerances
+    plan: Plan
+    comparison: Comparison
+    stateful: list[Diagnosis]
+    low_precision: bool
+
+
+def _diagnoses(
+    problem: Problem, settings: Settings, probes: Probes, judged: Judged | None, seen: Seen
+) -> list[Diagnosis]:
+    """In order: what is wrong with f itself, then with the gradient, then warnings."""
+    first = list(probes.diagnoses)
+    if seen.mutated_at is not None:
+        first.insert(0, mutates_input(seen.mutated_at))
+    if judged is None:
+        return first
+    noise, tol, plan, comparison = judged.noise, judged.tol, judged.plan, judged.comparison
+    if probes.random:
+        part = tol.safety * (
+            (plan.scheme.noise_gain or 1.0) * noise.eps_f / float(np.median(plan.steps))
+            + probes.wobble
+        )
+        first.insert(0, nondeterminism(probes, part, settings.nondet_tol))
+    found, warnings = diagnose(
+        comparison, analytic=probes.analytic, tol=tol, layout=problem.layout, x=problem.x
+    )
+    warnings += noise_warnings(
+        eps_f=noise.eps_f,
+        detected=noise.detected,
+        f0=probes.cost,
+        low_precision=judged.low_precision or seen.low_precision,
+    )
+    return first + judged.stateful + found + warnings
+
+
+def _report(
+    problem: Problem,
+    settings: Settings,
+    ev: Evaluator,
+    clock: float,
+    probes: Probes,
+    judged: Judged | None,
+    extension: Extension | None,
+) -> Report:
+    """The report, with what an extension adds."""
+    c = judged.comparison if judged is not None else _nothing_compared(problem.n)
+    seen = probes.seen | c.seen | (judged.noise.seen if judged is not None else Seen())
+    diagnoses = _diagnoses(problem, settings, probes, judged, seen)
+    notes = [*problem.notes, *probes.notes, *c.notes]
+    tol = judged.tol if judged is not None else Tolerances(float("nan"), float("nan"))
+    if extension is not None:
+        notes += extension.notes
+        if extension.explain is not None:
+            found = Findings(ev, problem, c.mode, c.mismatched, diagnoses, tol)
+            more, more_notes = extension.explain(found)
+            diagnoses, notes = diagnoses + more, notes + more_notes
+    fails = any(d.severity == "fail" for d in diagnoses)
+    return Report(
+        ok=not fails and c.mismatched.size == 0 and not seen.interrupted,
+        relative_difference=c.relative_difference,
+        mismatched=c.mismatched,
+        diagnoses=diagnoses,
+        evaluations=ev.calls,
+        checked=c.checked,
+        numeric=c.numeric,
+        analytic=probes.analytic,
+        error=c.error,
+        tolerance=c.tolerance,
+        step=c.step,
+        layout=problem.layout,
+        method=settings.method,
+        mode=c.mode,
+        step_policy=judged.plan.step_policy if judged is not None else "none",
+        noise=judged.noise.eps_f if judged is not None else float("nan"),
+        cost=probes.cost,
+        seconds=time.perf_counter() - clock,
+        rtol=tol.rtol,
+        atol=tol.atol,
+        safety=tol.safety,
+        notes=notes,
+        seconds_in_f=ev.seconds_in_f,
+        directions=c.directions,
+    )
+
+
+def _nothing_compared(n: int) -> Comparison:
+    nan, empty = np.full(n, np.nan), np.array([], dtype=np.intp)
+    return Comparison(nan, nan, nan, nan, empty, empty, empty, float("nan"), "none")

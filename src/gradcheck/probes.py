@@ -1,0 +1,294 @@
+"""Before any difference is believed, and after: what the calls of f at x reveal.
+
+- **At the start** f is called at x twice. Two calls that agree (the common case) cost nothing
+  more. When they differ, f is called ``REPEATS`` more times at x: a cost or gradient that moves
+  the same way with every call is ``stateful`` (a counter), a first call that differs from all
+  the later ones is ``stateful`` too (a cache or a warm start that settles), and anything else is
+  random spread — measured, so that it can join the noise of f in the error model.
+- **After the perturbed evaluations** (the history probe) f is called at x once more: a cost or
+  gradient that no longer equals the first call's, within the measured spread, depends on the
+  calls before it — a stale gradient cache, a warm-started inner solver, a counter, a global.
+- Non-finite costs and gradient entries are named; whether f modifies its argument is seen on
+  every call (see :mod:`gradcheck.evaluate`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .diagnose import nonfinite_entries
+from .evaluate import Evaluator, Seen, as_scalar
+from .layout import Layout, entry_name
+from .noise import EPS
+from .problem import Problem
+from .report import Diagnosis
+
+REPEATS = 6  # further calls at x when the first two disagree
+GRADIENT_WOBBLE = 1e-10  # relative variation of the gradient between calls taken as round-off
+CAUSES = (
+    "a cache keyed on the wrong thing (a gradient kept from the previous point), a warm start "
+    "from the previous call, a counter or a global variable"
+)
+
+
+@dataclass(frozen=True)
+class Probes:
+    """What the calls at x showed: f(x), the analytic gradient, and how repeatable they are."""
+
+    cost: float
+    analytic: np.ndarray
+    low_precision: bool  # the gradient came in float32 or less
+    spread: float  # standard deviation of the cost between calls at x (0: identical)
+    wobble: float  # largest variation of a gradient entry between calls at x
+    calls: int  # calls made at x
+    diagnoses: tuple[Diagnosis, ...]
+    notes: tuple[str, ...]
+    seen: Seen
+
+    @property
+    def usable(self) -> bool:
+        """Whether anything can be checked: f(x) is finite."""
+        return bool(np.isfinite(self.cost))
+
+    @property
+    def random(self) -> bool:
+        """Whether the calls at x varied at random (then weighed by :func:`nondeterminism`)."""
+        return self.spread > 0 or self.wobble > GRADIENT_WOBBLE * _scale(self.analytic)
+
+
+class _Call:
+    """One call at x, parsed: the real cost and the gradient as a float64 vector."""
+
+    def __init__(self, ev: Evaluator, problem: Problem, where: str) -> None:
+        out = ev.at(problem.x, where)
+        self.cost = float(np.real(as_scalar(out.cost)))
+        raw = problem.raw_gradient(out.grad, problem.x)
+        self.gradient = problem.validated(raw)
+        self.low = np.asarray(raw).dtype in (np.float32, np.float16)
+        self.seen = out.seen
+
+
+def probe(ev: Evaluator, problem: Problem) -> Probes:
+    """Call f at x twice (more if they differ); name what is wrong with f itself."""
+    first = _Call(ev, problem, "at x")
+    second = _Call(ev, problem, "at x (second call, determinism probe)")
+    calls, seen = [first, second], first.seen | second.seen
+    notes: list[str] = []
+    diagnoses: list[Diagnosis] = []
+    spread = wobble = 0.0
+    cost_moved = _differs(first.cost, second.cost)
+    grad_moved = _differs(first.gradient, second.gradient)
+    if cost_moved or grad_moved:
+        wobble = _largest(first.gradient - second.gradient)
+        if not cost_moved and wobble <= GRADIENT_WOBBLE * _scale(first.gradient):
+            # A cost that is exact and a gradient varying at round-off level: atomic adds on a
+            # GPU, threaded reductions. It only widens the tolerance.
+            notes.append(
+                f"the gradient differs between two calls at x by up to {wobble:.2g} (the cost "
+                "does not): round-off in a non-deterministic reduction, such as atomic adds on "
+                "a GPU. The tolerances include it."
+            )
+        else:
+            calls += [
+                _Call(ev, problem, f"at x (call {k + 3}, determinism probe)")
+                for k in range(REPEATS)
+            ]
+            seen = seen | _merge(c.seen for c in calls[2:])
+            spread, wobble, found = _repeatability(calls, problem.layout)
+            diagnoses += found
+    diagnoses += _nonfinite_at_x(first, problem.layout)
+    return Probes(
+        cost=first.cost,
+        analytic=first.gradient,
+        low_precision=first.low,
+        spread=spread,
+        wobble=wobble,
+        calls=len(calls),
+        diagnoses=tuple(diagnoses),
+        notes=tuple(notes),
+        seen=seen,
+    )
+
+
+def _repeatability(
+    calls: list[_Call], layout: Layout | None
+) -> tuple[float, float, list[Diagnosis]]:
+    """Spread of the cost, largest gradient variation, and a ``stateful`` diagnosis when the
+    calls at x follow the call count instead of varying at random."""
+    costs = np.array([c.cost for c in calls])
+    # The gradients, seen along one fixed direction and by their largest deviation from the first.
+    w = np.random.default_rng(0).standard_normal(calls[0].gradient.size)
+    along = np.array([c.gradient @ w for c in calls])
+    wobble = max(_largest(c.gradient - calls[0].gradient) for c in calls[1:])
+    for what, values in (("cost", costs), ("gradient", along)):
+        steps = np.diff(values)
+        if np.all(steps > 0) or np.all(steps < 0):
+            return 0.0, 0.0, [_stateful_trend(what, values)]
+        later = values[1:]
+        if np.all(later == later[0]) and values[0] != later[0]:
+            return 0.0, 0.0, [_stateful_first(what, values[0], later[0])]
+    return float(np.std(costs, ddof=1)), wobble, []
+
+
+def history(
+    ev: Evaluator, problem: Problem, probes: Probes, after: int
+) -> tuple[list[Diagnosis], Seen]:
+    """Call f at x again after ``after`` other evaluations: does it still give the first answer?"""
+    again = _Call(ev, problem, f"at x again, after {after} other evaluations (history probe)")
+    cost_change = abs(again.cost - probes.cost)
+    with np.errstate(invalid="ignore"):
+        grad_change = np.abs(again.gradient - probes.analytic)
+    worst = int(np.nanargmax(grad_change)) if np.any(np.isfinite(grad_change)) else 0
+    cost_moved = cost_change > 10 * probes.spread + 4 * EPS * abs(probes.cost)
+    grad_moved = bool(
+        grad_change[worst] > 10 * probes.wobble + GRADIENT_WOBBLE * _scale(probes.analytic)
+    )
+    if not (cost_moved or grad_moved) or not np.isfinite(again.cost):
+        return [], again.seen
+    parts = []
+    if cost_moved:
+        rel = cost_change / abs(probes.cost) if probes.cost else cost_change
+        parts.append(f"a cost that differs by {cost_change:.3g} (relative {rel:.2g})")
+    if grad_moved:
+        parts.append(
+            f"a gradient that differs by up to {grad_change[worst]:.3g} (at "
+            f"{entry_name(problem.layout, worst)}: {probes.analytic[worst]:.6g} then "
+            f"{again.gradient[worst]:.6g})"
+        )
+    what = (
+        "cost and gradient" if cost_moved and grad_moved else "cost" if cost_moved else "gradient"
+    )
+    moved = f"the {what} at x changed by {cost_change if cost_moved else grad_change[worst]:.2g}"
+    return [
+        Diagnosis(
+            "stateful",
+            f"f is stateful: called at x again after {after} other evaluations, it returned "
+            f"{' and '.join(parts)} compared with its first call at x. Its result depends on the "
+            f"calls before it: look for {CAUSES}. Make f (and its gradient) a function of x "
+            "alone; until then no finite-difference check can be trusted.",
+            headline=f"f is stateful ({moved} after other calls)",
+        )
+    ], again.seen
+
+
+def nondeterminism(probes: Probes, noise_part: float, nondet_tol: float | None) -> Diagnosis:
+    """The ``nondeterministic`` diagnosis for random spread between calls at x.
+
+    A warning while the check stays decisive: the spread joined the noise of f, and the part of
+    the tolerance it causes (``noise_part``, the same units as the gradient) stays below a tenth
+    of the gradient's typical entry — or, with ``nondet_tol``, while the spread is within it
+    (relative to |f(x)| for the cost and to the largest gradient entry for the gradient).
+    Otherwise a failure: the check is inconclusive.
+    """
+    rel_cost = probes.spread / abs(probes.cost) if probes.cost else probes.spread
+    scale = _scale(probes.analytic)
+    rel_grad = probes.wobble / scale if scale else probes.wobble
+    typical = float(np.sqrt(np.mean(probes.analytic**2)))
+    if nondet_tol is not None:
+        decisive = rel_cost <= nondet_tol and rel_grad <= nondet_tol
+        why = f"more than nondet_tol = {nondet_tol:g}"
+    else:
+        decisive = noise_part <= 0.1 * typical
+        why = (
+            f"so much that the tolerances it implies ({noise_part:.2g}) exceed a tenth of the "
+            f"gradient's typical entry ({typical:.2g})"
+        )
+    spread = (
+        f"f is not deterministic: calls at the same x vary by {probes.spread:.2g} in the cost "
+        f"(relative {rel_cost:.2g}) and by up to {probes.wobble:.2g} in a gradient entry "
+        f"(relative {rel_grad:.2g})"
+    )
+    if decisive:
+        return Diagnosis(
+            "nondeterministic",
+            f"{spread}. The spread was measured over {probes.calls} calls and treated as noise: "
+            "steps and tolerances were widened for it, and the verdict stands within them.",
+            factor=probes.spread,
+            severity="warning",
+        )
+    return Diagnosis(
+        "nondeterministic",
+        f"{spread}, {why}: the check is inconclusive, since no step can tell a wrong gradient "
+        "from this noise. Fix the random seed, put the model in evaluation mode (dropout and "
+        "batch-norm updates off), or remove caching and global state from f.",
+        factor=probes.spread,
+        headline=f"f is not deterministic (relative spread {max(rel_cost, rel_grad):.2g}); "
+        "the check is inconclusive",
+    )
+
+
+def mutates_input(where: str) -> Diagnosis:
+    return Diagnosis(
+        "mutates_input",
+        f"f modified the array it was given (noticed {where}). gradcheck passes copies, so the "
+        "check itself is safe, but code that reuses x after calling f (an optimiser) is not: "
+        "copy x inside f or avoid in-place operations such as x -= ... on it.",
+        headline="f modifies its input",
+    )
+
+
+def _nonfinite_at_x(call: _Call, layout: Layout | None) -> list[Diagnosis]:
+    if not np.isfinite(call.cost):
+        return [
+            Diagnosis(
+                "nonfinite",
+                f"f(x) is {call.cost} at the point given, so nothing can be checked there. Look "
+                "for log(0), a division by zero or an overflow (a sigmoid of a large argument, "
+                "say).",
+                headline=f"f(x) is {call.cost}, so nothing could be checked",
+            )
+        ]
+    bad = np.flatnonzero(~np.isfinite(call.gradient))
+    return [nonfinite_entries(bad, layout, "your gradient is not finite")] if bad.size else []
+
+
+def _stateful_trend(what: str, values: np.ndarray) -> Diagnosis:
+    change = float(values[-1] - values[0])
+    return Diagnosis(
+        "stateful",
+        f"f is stateful: its {what} at x changes the same way with every call ({values.size} "
+        f"calls at the same x, {values[0]:.10g} to {values[-1]:.10g}). Something counts the calls "
+        f"or accumulates between them: look for {CAUSES}.",
+        headline=f"f is stateful (the {what} at x changed by {abs(change):.2g} over "
+        f"{values.size} calls)",
+    )
+
+
+def _stateful_first(what: str, first: float, later: float) -> Diagnosis:
+    return Diagnosis(
+        "stateful",
+        f"f is stateful: its first call at x gave a {what} different from every later call at "
+        f"the same x ({first:.10g}, then always {later:.10g}). The result depends on what ran "
+        f"before: look for {CAUSES}.",
+        headline=f"f is stateful (the first call at x differs from the later ones by "
+        f"{abs(later - first):.2g})",
+    )
+
+
+def _merge(seen: object) -> Seen:
+    out = Seen()
+    for s in seen:  # type: ignore[attr-defined]
+        out = out | s
+    return out
+
+
+def _scale(a: np.ndarray) -> float:
+    return float(np.nanmax(np.abs(a), initial=0.0))
+
+
+def _largest(d: np.ndarray) -> float:
+    with np.errstate(invalid="ignore"):
+        return float(np.nanmax(np.abs(d), initial=0.0))
+
+
+def _differs(a: object, b: object) -> bool:
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    scale = np.maximum(np.abs(a), np.abs(b))
+    with np.errstate(invalid="ignore"):
+        # Bit-for-bit would be too strict for threaded reductions; 4 ulps is not.
+        diff = np.abs(a - b) > 4 * EPS * scale
+    return bool(np.any(diff & np.isfinite(a) & np.isfinite(b))) or bool(
+        np.any(np.isfinite(a) != np.isfinite(b))
+    )
