@@ -1,4 +1,3 @@
-import json
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 
@@ -362,59 +361,15 @@ def test_column_and_row_gradients_are_accepted():
 
 def test_an_exception_in_f_says_where_it_was_evaluated():
     def f(x):
-        if x[1] > 2.0:
+        if x[1] != 2.0 and x[0] == 1.0 and x[2] == 3.0:  # only entry 1 moved: its difference
             raise RuntimeError("solver diverged")
         return float(x @ x), 2 * x
 
     with pytest.raises(RuntimeError, match="solver diverged") as info:
-        gradcheck.check(f, np.array([1.0, 2.0, 3.0]) - np.r_[0, 1e-12, 5])
-    notes = getattr(info.value, "__notes__", [])
-    assert any("x[1]" in n for n in notes) or any("noise-probe" in n for n in notes), notes
-
-
-# ----- the report -----------------------------------------------------------------------------------
-
-
-def _buggy_report():
-    x = np.linspace(-1, 1, 10)
-
-    def f(x):
-        value, g = functions.smooth(x)
-        return value, g * np.r_[np.ones(6), 1.0, 1.0, 1.0, -1.0]
-
-    return gradcheck.check(f, x, blocks={"A": (2, 3), "b": (4,)})
-
-
-def test_str_names_entries_and_blocks():
-    text = str(_buggy_report())
-    first = text.splitlines()[0]
-    assert first.startswith("gradcheck FAIL: 1 of 10 entries wrong")
-    assert "evaluations" in first
-    assert "relative difference (Ng)" in first
-    assert "b[3]" in text
-    assert "✗" in text
-    assert "  A           2×3" in text
-    assert len(text.splitlines()) < 40  # never whole tensors
-
-
-def test_to_dict_is_json_and_matches_the_report():
-    report = _buggy_report()
-    d = json.loads(json.dumps(report.to_dict()))
-    assert d["ok"] is False
-    assert d["mismatched"] == [9]
-    assert d["evaluations"] == report.evaluations
-    assert d["worst"][0]["name"] == "b[3]"
-    assert d["worst"][0]["mismatched"] is True
-    assert [b["name"] for b in d["blocks"]] == ["A", "b"]
-    assert d["blocks"][1]["wrong"] == 1
-    assert d["diagnoses"][0]["kind"] in {"sign", "localized"}
-
-
-def test_repr_html_has_the_verdict_and_the_tables():
-    page = _buggy_report()._repr_html_()
-    assert "FAIL" in page
-    assert "<table>" in page
-    assert "b[3]" in page
+        gradcheck.check(f, np.array([1.0, 2.0, 3.0]))
+    assert info.value.__notes__ == [
+        "gradcheck: raised while evaluating f at x + 1.53e-05 at entry x[1]."
+    ]
 
 
 def test_assert_gradient_raises_with_the_report():

@@ -1,0 +1,129 @@
+"""The evaluator: copies, counts, what it saw returned as values, batches, executors, Ctrl-C."""
+
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+
+from gradcheck.evaluate import (
+    Evaluator,
+    Ledger,
+    Points,
+    Seen,
+    as_scalar,
+    explicit_points,
+    split_output,
+)
+
+from . import functions
+
+
+def _coordinate(x, h):
+    return Points(x, x.size, lambda k: (k, x[k] + h), lambda k: f"at entry {k}")
+
+
+def test_points_reuse_one_buffer_and_restore_it():
+    x = np.arange(4.0)
+    seen = [p.copy() for p in _coordinate(x, 0.5)]
+    np.testing.assert_array_equal(seen[2], [0.0, 1.0, 2.5, 3.0])
+    assert len(seen) == 4
+    np.testing.assert_array_equal(x, np.arange(4.0))  # x itself is never written
+
+
+def test_costs_are_in_order_and_counted_in_the_ledger():
+    ledger = Ledger()
+    ev = Evaluator(lambda x: float(x @ x), ledger=ledger)
+    costs = ev.costs(_coordinate(np.zeros(3), 2.0))
+    np.testing.assert_array_equal(costs.values, [4.0, 4.0, 4.0])
+    assert costs.seen == Seen(frozenset({"float64"}), None, False)
+    other = Evaluator(lambda x: 0.0, ledger=ledger)
+    other.at(np.zeros(3))
+    assert ledger.calls == ev.calls == 4  # shared: both evaluators' calls
+
+
+def test_extra_arguments_reach_f():
+    ev = Evaluator(lambda x, a, *, b: float(a * x.sum() + b), args=(2.0,), kwargs={"b": 1.0})
+    assert ev.at(np.ones(3)).cost == 7.0
+
+
+def test_mutation_is_seen_and_the_caller_point_is_safe():
+    def f(x):
+        x[0] = 99.0
+        return float(x.sum())
+
+    x = np.zeros(3)
+    ev = Evaluator(f)
+    out = ev.at(x, "at x")
+    assert out.seen.mutated_at == "at x"
+    np.testing.assert_array_equal(x, 0.0)
+    costs = ev.costs(_coordinate(x, 1.0))
+    assert costs.seen.mutated_at == "at entry 0"
+    np.testing.assert_array_equal(costs.values, [99.0, 100.0, 100.0])  # f saw its own copy
+
+
+def test_float32_costs_are_seen_as_low_precision():
+    ev = Evaluator(lambda x: np.float32(x.sum()))
+    assert ev.costs(_coordinate(np.zeros(2), 1.0)).seen.low_precision
+    assert not Evaluator(lambda x: x.sum()).costs(_coordinate(np.zeros(2), 1.0)).seen.low_precision
+
+
+def test_ctrl_c_returns_what_was_done():
+    calls = []
+
+    def f(x):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return float(x.sum())
+
+    costs = Evaluator(f).costs(_coordinate(np.zeros(5), 1.0))
+    assert costs.seen.interrupted
+    np.testing.assert_array_equal(costs.values[:2], [1.0, 1.0])
+    assert np.all(np.isnan(costs.values[2:]))
+
+
+def test_an_exception_gets_a_note_saying_where():
+    def f(x):
+        if x[2] != 0:
+            raise FloatingPointError("overflow")
+        return 0.0
+
+    with pytest.raises(FloatingPointError) as info:
+        Evaluator(f).costs(_coordinate(np.zeros(4), 1.0))
+    assert info.value.__notes__ == ["gradcheck: raised while evaluating f at entry 2."]
+
+
+@pytest.mark.parametrize("runner", ["serial", "vectorized", "threads"])
+def test_every_runner_gives_the_same_costs_and_counts(runner):
+    x = np.linspace(-1, 1, 150)
+    points = _coordinate(x, 1e-3)
+    if runner == "vectorized":
+        ev = Evaluator(functions.sum_of_squares_rows, vectorized=True)
+        values = ev.costs(points).values
+    elif runner == "threads":
+        with ThreadPoolExecutor(2) as pool:
+            ev = Evaluator(functions.sum_of_squares, executor=pool, workers=2)
+            values = ev.costs(points).values
+    else:
+        ev = Evaluator(functions.sum_of_squares)
+        values = ev.costs(points).values
+    expected = [functions.sum_of_squares(p)[0] for p in points]
+    np.testing.assert_allclose(values, expected, rtol=1e-15)
+    assert ev.calls == 150
+
+
+def test_explicit_points_and_output_parsing():
+    x = np.zeros(2)
+    values = Evaluator(lambda p: float(p.sum())).costs(
+        explicit_points(x, [np.ones(2), 2 * np.ones(2)], "on a line")
+    )
+    np.testing.assert_array_equal(values.values, [2.0, 4.0])
+    assert split_output((1.0, [2.0])) == (1.0, [2.0])
+    assert split_output(3.0) == (3.0, None)
+    assert as_scalar(np.array([[2.5]])) == 2.5  # a MATLAB 1×1
+    with pytest.raises(
+        ValueError, match=r"a pair \(cost, gradient\); it returned a tuple of length 3"
+    ):
+        split_output((1, 2, 3))
+    with pytest.raises(ValueError, match=r"scalar cost .*shape \(2,\)"):
+        as_scalar(np.ones(2))

@@ -1,0 +1,110 @@
+"""Report and Diagnosis: plain data (it pickles), a fixed vocabulary, text, JSON and HTML."""
+
+import json
+import pickle
+
+import numpy as np
+import pytest
+
+import gradcheck
+from gradcheck.differences import METHODS
+from gradcheck.report import MODES, SEVERITY, STEP_POLICIES, Diagnosis
+
+from . import functions
+
+
+def _buggy_report():
+    x = np.linspace(-1, 1, 10)
+
+    def f(x):
+        value, g = functions.smooth(x)
+        return value, g * np.r_[np.ones(6), 1.0, 1.0, 1.0, -1.0]
+
+    return gradcheck.check(f, x, blocks={"A": (2, 3), "b": (4,)})
+
+
+def test_str_names_entries_and_blocks():
+    text = str(_buggy_report())
+    first = text.splitlines()[0]
+    assert first.startswith("gradcheck FAIL: 1 of 10 entries wrong")
+    assert "evaluations" in first
+    assert "relative difference (Ng)" in first
+    assert "b[3]" in text
+    assert "✗" in text
+    assert "  A           2×3" in text
+    assert len(text.splitlines()) < 40  # never whole tensors
+
+
+def test_to_dict_is_json_and_matches_the_report():
+    report = _buggy_report()
+    d = json.loads(json.dumps(report.to_dict()))
+    assert d["ok"] is False
+    assert d["mismatched"] == [9]
+    assert d["evaluations"] == report.evaluations
+    assert d["worst"][0]["name"] == "b[3]"
+    assert d["worst"][0]["mismatched"] is True
+    assert [b["name"] for b in d["blocks"]] == ["A", "b"]
+    assert d["blocks"][1]["wrong"] == 1
+    # one entry negated in a block of four is no block-wide pattern: localised, in block b
+    assert (d["diagnoses"][0]["kind"], d["diagnoses"][0]["block"]) == ("localized", "b")
+    assert d["diagnoses"][0]["indices"] == [9]
+
+
+def test_repr_html_has_the_verdict_and_the_tables():
+    page = _buggy_report()._repr_html_()
+    assert "FAIL" in page
+    assert "<table>" in page
+    assert "b[3]" in page
+
+
+def test_a_report_of_a_lambda_pickles():
+    report = gradcheck.check(lambda x: (float(x @ x), 2 * x), np.array([1.0, -2.0]))
+    again = pickle.loads(pickle.dumps(report))
+    assert again.to_dict() | {"seconds": 0} == report.to_dict() | {"seconds": 0}
+    assert not hasattr(report, "function")
+    assert not hasattr(report, "x")
+
+
+@pytest.mark.parametrize(
+    ("options", "method", "mode", "policy"),
+    [
+        ({}, "auto", "full", "chosen"),
+        ({"method": "central", "step": 1e-4}, "central", "full", "given"),
+        ({"method": "forward"}, "forward", "full", "chosen"),
+        ({"mode": "directional"}, "auto", "directional", "chosen"),
+        ({"mode": "sample"}, "auto", "sample", "chosen"),
+    ],
+)
+def test_method_mode_and_step_policy_are_fixed_words(options, method, mode, policy):
+    d = gradcheck.check(functions.smooth, np.linspace(-1, 1, 6), **options).to_dict()
+    assert (d["method"], d["mode"], d["step_policy"]) == (method, mode, policy)
+    assert d["method"] in METHODS
+    assert d["mode"] in MODES
+    assert d["step_policy"] in STEP_POLICIES
+    assert d["directions"] == (10 if mode == "directional" else 0)
+
+
+def test_nothing_compared_is_said_in_the_fixed_words():
+    with np.errstate(invalid="ignore", divide="ignore"):
+        report = gradcheck.check(lambda x: (float(np.log(x[0] - 1)), 1 / x), np.array([0.5, 2.0]))
+    d = report.to_dict()
+    assert (d["mode"], d["step_policy"], d["checked"]) == ("none", "none", 0)
+    assert report.summary().startswith("gradcheck FAIL: f(x) is nan, so nothing could be checked")
+
+
+def test_diagnosis_kinds_and_severities_are_the_vocabulary():
+    with pytest.raises(ValueError, match="kind must be one of"):
+        Diagnosis("typo", "message")
+    with pytest.raises(ValueError, match="severity must be 'fail' or 'warning'"):
+        Diagnosis("nondeterministic", "message", severity="maybe")
+    assert Diagnosis("kink", "m").severity == "warning"
+    assert Diagnosis("nondeterministic", "m", severity="warning").severity == "warning"
+    assert set(SEVERITY) >= {"stateful", "nondeterministic", "regularization", "layout"}
+
+
+def test_allowed_relative_error_is_next_to_the_relative_error():
+    d = _buggy_report().to_dict()
+    for row in d["worst"]:
+        if row["rel_error"] and row["allowed_rel_error"]:
+            # an entry is wrong exactly when its relative error exceeds the allowed one
+            assert row["mismatched"] == (row["rel_error"] > row["allowed_rel_error"])
