@@ -164,6 +164,8 @@ def _call_changes(
 def _cost(out: Any) -> tuple[complex | float, str]:
     """The cost ``f`` returned, as a number, and the dtype it came in."""
     cost = split_output(out)[0]
+    if type(cost) is float or type(cost) is np.float64:  # the common case, fast
+        return float(cost), "float64"
     return as_scalar(cost), np.asarray(cost).dtype.name
 
 
@@ -185,12 +187,13 @@ class _Sink:
     interrupted: bool = False
 
     def store(
-        self, k: int, key: str, cost: Any, dtype: str, mutated: bool, where: Callable[[], str]
+        self, k: int, key: str, cost: Any, dtype: str, mutated: bool, where: Callable[[int], str]
     ) -> None:
-        self.values[k], self.done[k] = as_scalar(cost), True
+        """Keep a cost; ``where(k)`` names the point, only when a message needs it."""
+        self.values[k], self.done[k] = cost, True
         self.dtypes.add(dtype)
         if mutated and self.mutated_at is None:
-            self.mutated_at = where()
+            self.mutated_at = where(k)
         if self.checkpoint is not None:
             self.checkpoint.record(key, self.values[k])
         if self.bar is not None:
@@ -321,13 +324,20 @@ class Evaluator:
         return todo
 
     def _serial(self, points: Points, todo: list[tuple[int, str]], sink: _Sink) -> None:
-        wanted = dict(todo)
+        wanted, call = dict(todo), self.call
         for k, p in enumerate(points):
-            if k in wanted:
-                where = partial(points.where, k)
-                out = self.at(p, where)
-                mutated = out.seen.mutated_at is not None
-                sink.store(k, wanted[k], out.cost, next(iter(out.seen.dtypes)), mutated, where)
+            if k not in wanted:
+                continue
+            t0 = time.perf_counter()
+            try:
+                out, mutated = call(p)
+            except Exception as exc:
+                exc.add_note(f"gradcheck: raised while evaluating f {points.where(k)}.")
+                raise
+            finally:
+                self._spent(t0, 1)
+            cost, dtype = _cost(out)
+            sink.store(k, wanted[k], cost, dtype, mutated, points.where)
 
     def _batched(self, points: Points, todo: list[tuple[int, str]], sink: _Sink) -> None:
         wanted = dict(todo)
@@ -360,10 +370,9 @@ class Evaluator:
                 f"vectorized=True: f must return one cost per row of its (k, n) input; given "
                 f"k = {len(batch)} points it returned shape {np.shape(out)}."
             )
-        first = batch[0][0]
+        where = partial(lambda j, k: f"on a batch starting {points.where(j)}", batch[0][0])
         for (k, key, _), cost in zip(batch, costs, strict=True):
-            where = partial(lambda j: f"on a batch starting {points.where(j)}", first)
-            sink.store(k, key, cost, costs.dtype.name, mutated, where)
+            sink.store(k, key, as_scalar(cost), costs.dtype.name, mutated, where)
 
     def _on_executor(self, points: Points, todo: list[tuple[int, str]], sink: _Sink) -> None:
         import pickle
@@ -410,7 +419,7 @@ class Evaluator:
             raise
         self.ledger.calls += len(chunk)
         for (k, key), (cost, dtype, mutated) in zip(chunk, results, strict=True):
-            sink.store(k, key, cost, dtype, mutated, partial(points.where, k))
+            sink.store(k, key, cost, dtype, mutated, points.where)
 
     def _progress_bar(self, total: int) -> Any:
         show = self.progress
