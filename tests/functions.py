@@ -47,3 +47,19 @@ def logistic_regression(n, m, seed=0, planted=(), lam=0.1):
 def sum_of_squares_rows(X):
     """Vectorized: one cost per row of a (k, n) array."""
     return np.sum(np.atleast_2d(X) ** 2, axis=1)
+
+
+class DiesAt:
+    """``smooth``, except that evaluating it with only entry ``entry`` moved from ``x0`` kills
+    the process (a crash in compiled code, an out-of-memory kill)."""
+
+    def __init__(self, x0, entry):
+        self.x0, self.entry = np.array(x0, dtype=float), entry
+
+    def __call__(self, x):
+        moved = np.flatnonzero(x != self.x0)
+        if moved.tolist() == [self.entry]:
+            import os
+
+            os._exit(1)
+        return smooth(x)

@@ -406,12 +406,36 @@ def test_an_executor_gives_the_same_numbers(executor_type):
     assert parallel.evaluations == serial.evaluations
 
 
-def test_an_unpicklable_function_on_processes_is_a_clear_error():
+def test_closures_and_lambdas_run_on_processes():
+    scale = 3.0
+
+    def closure(x):  # defined inside a function: plain pickle refuses it, cloudpickle does not
+        return scale * float(x @ x), scale * 2 * x
+
+    x = np.linspace(-1, 1, 7)
+    serial = gradcheck.check(closure, x)
+    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
+        on_processes = gradcheck.check(closure, x, executor=pool, workers=2)
+        with_lambda = gradcheck.check(lambda p: (float(p @ p), 2 * p), x, executor=pool)
+    np.testing.assert_array_equal(on_processes.numeric, serial.numeric)
+    assert on_processes.ok
+    assert with_lambda.ok
+
+
+def test_a_function_that_cannot_travel_is_a_clear_error():
+    import threading
+
+    lock = threading.Lock()
+
+    def holds_a_lock(x):
+        with lock:
+            return float(x @ x), 2 * x
+
     with (
         ProcessPoolExecutor(max_workers=1) as pool,
-        pytest.raises(TypeError, match="can be pickled"),
+        pytest.raises(TypeError, match=r"needs a function that can be pickled.*lock"),
     ):
-        gradcheck.check(lambda x: (float(x @ x), 2 * x), np.ones(3), executor=pool)
+        gradcheck.check(holds_a_lock, np.ones(3), executor=pool)
 
 
 def _wobbling(level):

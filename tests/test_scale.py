@@ -238,3 +238,50 @@ def test_block_patterns_found_from_directions_alone(weights_path, bug):
         assert all(d.factor == pytest.approx(1 / 30, rel=1e-4) for d in report.diagnoses)
         assert "all but the bias column" in report.diagnoses[0].message
         assert report.mismatched.size == 25 * 400 + 10 * 25
+
+
+# ----- huge costs: the directional step comes from the error model -----------------------------
+
+
+@pytest.fixture(scope="module")
+def rosen_point():
+    from scipy.optimize import rosen, rosen_der
+
+    x = np.random.default_rng(0).standard_normal(200_000)
+    g = rosen_der(x)
+    assert rosen(x) > 1e7  # |f| is huge beside the gradient's entries
+    return x, g, int(np.argsort(np.abs(g))[g.size // 2])  # an entry of median size
+
+
+def _rosen(bug=None, i=0, g0=None):
+    from scipy.optimize import rosen, rosen_der
+
+    def f(x):
+        g = rosen_der(x)
+        if bug == "scale":
+            g[i] *= 1.01
+        elif bug == "shift":
+            g[i] += 1e-2 * abs(g0[i])
+        return rosen(x), g
+
+    return f
+
+
+@pytest.mark.parametrize("bug", ["scale", "shift"])
+def test_a_one_percent_error_is_found_despite_a_huge_cost(rosen_point, bug):
+    x, g0, i = rosen_point
+    report = gradcheck.check(_rosen(bug, i, g0), x, mode="directional")
+    assert not report.ok
+    assert report.mismatched.tolist() == [i]
+    d = report.diagnoses[0]
+    assert (d.kind, d.indices.tolist()) == ("localized", [i])
+    assert report.numeric[i] == pytest.approx(g0[i], rel=1e-4)  # the entry's true derivative
+    assert report.evaluations <= 150
+
+
+@pytest.mark.parametrize("n", [200_000, 1_000_000])
+def test_no_false_alarm_on_a_correct_rosenbrock_with_a_huge_cost(n):
+    x = np.random.default_rng(1).standard_normal(n)
+    report = gradcheck.check(_rosen(), x, mode="directional")
+    assert report.ok, str(report)
+    assert report.evaluations <= 40

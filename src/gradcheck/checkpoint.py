@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -22,6 +23,8 @@ from typing import Any, NamedTuple
 import numpy as np
 
 FORMAT = "gradcheck-checkpoint/1"
+FLUSH_EVERY = 256  # records, or
+FLUSH_SECONDS = 0.5  # seconds: a kill loses at most this much work
 
 
 def point_key(point: np.ndarray) -> str:
@@ -77,6 +80,7 @@ class Checkpoint:
     notes: list[str] = field(default_factory=list)
     _cache: dict[str, Any] = field(default_factory=dict)
     _pending: list[str] = field(default_factory=list)
+    _flushed: float = field(default_factory=time.monotonic)
 
     @classmethod
     def open(cls, path: str | os.PathLike[str], fp: Fingerprint) -> Checkpoint:
@@ -113,6 +117,10 @@ class Checkpoint:
         if header is None or not self.fingerprint.matches(header):
             return False
         self._cache = records
+        with self.path.open("rb+") as raw:  # a torn last line: end it before appending
+            raw.seek(-1, os.SEEK_END)
+            if raw.read(1) != b"\n":
+                raw.write(b"\n")
         if torn:
             self.notes.append(
                 f"checkpoint {self.path}: {torn} unreadable line{'s' if torn > 1 else ''} (torn "
@@ -128,8 +136,12 @@ class Checkpoint:
         v = complex(value)
         cost: Any = [v.real, v.imag] if v.imag else v.real
         self._pending.append(json.dumps({"key": key, "cost": cost}) + "\n")
+        if len(self._pending) >= FLUSH_EVERY or time.monotonic() - self._flushed > FLUSH_SECONDS:
+            self.flush()
 
     def flush(self) -> None:
+        """Write what is pending to disk (and make the OS write it: a kill loses nothing)."""
+        self._flushed = time.monotonic()
         if not self._pending:
             return
         with self.path.open("a", encoding="utf-8") as out:

@@ -6,11 +6,12 @@ A finite difference has two errors: truncation (≈ h²|f'''|/6 for central diff
 noise (≈ ε_f/h, amplified by the scheme's noise gain). A derivative — one entry, or the
 directional derivative along v — is judged wrong only when
 
-    |analytic − numeric| > safety·(noise + truncation) + rtol·max(|analytic|, |numeric|)
-                           + atol·weight + rounding
+    |analytic − numeric| > safety·(noise + truncation) + rtol·magnitude + atol·weight + rounding
 
-with ``safety = 10``; ``weight`` is 1 for an entry and ``‖v‖₁`` along a direction (``atol`` is
-per entry), and ``rounding`` the round-off of computing ``analytic·v``. The truncation term is
+with ``safety = 10``. For an entry, ``magnitude = max(|analytic|, |numeric|)`` and ``weight = 1``.
+Along a direction v, ``magnitude = ‖a∘v‖₂`` — the size of the sum of the entries' own relative
+slacks, which does not shrink when ``a·v`` happens to cancel — ``weight = ‖v‖₁`` (``atol`` is per
+entry), and ``rounding`` is the round-off of computing ``a·v``. The truncation term is
 0 at first; a suspicious derivative is estimated again at half the step, and the change measures
 its truncation error (``4/3·|D(h) − D(h/2)|`` for central differences). ``rtol`` defaults to 1e-6
 (1e-3 when f or its gradient computes in float32) and ``atol`` to ``100·eps·max|analytic|``, plus
@@ -26,7 +27,7 @@ J. Nocedal and S. J. Wright, *Numerical Optimization*, 2nd ed., §8.1.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -59,12 +60,14 @@ class Tolerances:
         truncation: np.ndarray | float = 0.0,
         weight: np.ndarray | float = 1.0,
         rounding: np.ndarray | float = 0.0,
+        magnitude: np.ndarray | float | None = None,
     ) -> np.ndarray:
         """The largest ``|analytic − numeric|`` the error model accepts (see the module Notes)."""
-        spread = np.maximum(np.abs(analytic), np.abs(numeric))
+        if magnitude is None:
+            magnitude = np.maximum(np.abs(analytic), np.abs(numeric))
         return np.asarray(
             self.safety * (np.asarray(noise) + truncation)
-            + self.rtol * spread
+            + self.rtol * np.asarray(magnitude)
             + self.atol * np.asarray(weight)
             + rounding
         )
@@ -122,8 +125,8 @@ class Comparison:
     seen: Seen = field(default_factory=Seen)
 
     @property
-    def interrupted(self) -> bool:
-        return self.seen.interrupted
+    def incomplete(self) -> bool:
+        return self.seen.incomplete
 
 
 def compare_entries(
@@ -139,14 +142,24 @@ def compare_entries(
     tol: Tolerances,
     describe: Callable[[int], str],
     mode: str = "full",
+    midway: Callable[[], Seen] | None = None,
 ) -> Comparison:
-    """Estimate each entry of ``idx``, compare it within the error model, refine the suspicious."""
-    n = x.size
-    est = estimate(ev, x, f0, idx, steps[idx], scheme, describe)
+    """Estimate each entry of ``idx``, compare it within the error model, refine the suspicious.
+
+    ``midway``, when given, runs between the two halves of the entries (the history probe of a
+    long run) and returns what its evaluations showed.
+    """
+    n, planned = x.size, idx.size
+    cut = idx.size // 2 if midway is not None else idx.size
+    est = estimate(ev, x, f0, idx[:cut], steps[idx[:cut]], scheme, describe)
+    if midway is not None and cut < idx.size and not est.seen.incomplete:
+        est = replace(est, seen=est.seen | midway())
+        est = est.join(estimate(ev, x, f0, idx[cut:], steps[idx[cut:]], scheme, describe))
+    idx = est.idx
     numeric, error, step = np.full(n, np.nan), np.full(n, np.nan), np.full(n, np.nan)
     numeric[idx], step[idx] = est.numeric, est.step
     error[idx] = est.error(eps_f, scheme.relative_error)
-    done = idx[np.isfinite(numeric[idx])] if est.seen.interrupted else idx
+    done = idx[np.isfinite(numeric[idx])] if est.seen.incomplete else idx
     finite = np.isfinite(numeric[done]) & np.isfinite(analytic[done])
     checked = done[finite]
     nonfinite = done[~np.isfinite(numeric[done])]
@@ -158,7 +171,7 @@ def compare_entries(
     suspicious = checked[np.abs(analytic[checked] - numeric[checked]) > tolerance[checked]]
     kinks = np.array([], dtype=np.intp)
     seen = est.seen
-    if suspicious.size and scheme.refine is not None and not est.seen.interrupted:
+    if suspicious.size and scheme.refine is not None and not est.seen.incomplete:
         # Re-estimate suspicious entries at half the step: the change measures truncation
         # error, and one-sided differences at both steps reveal kinks.
         pos = np.searchsorted(idx, suspicious)
@@ -177,8 +190,9 @@ def compare_entries(
         suspicious = suspicious[still]
     mismatched = np.sort(suspicious)
     notes: tuple[str, ...] = ()
-    if seen.interrupted:
-        notes = (f"interrupted: {checked.size} of {idx.size} entries were checked.",)
+    if seen.incomplete:
+        why = "interrupted" if seen.interrupted else "a worker process died"
+        notes = (f"{why}: {checked.size} of {planned} entries were checked.",)
     return Comparison(
         numeric=numeric,
         error=error,

@@ -331,27 +331,35 @@ def _bias_columns(layout: Layout | None, idx: np.ndarray) -> int:
 
 @dataclass(frozen=True)
 class Hypothesis:
-    """One bug kind: its test on a view, and the least number of wrong entries it needs."""
+    """One bug kind: its test on a view, the least number of wrong entries it needs, and how
+    many parameters its test fits (a factor c, a κ)."""
 
     kind: str
     minimum: int
+    parameters: int
     test: Callable[[View], Diagnosis | None]
 
 
 # Tried in this order, on every scope, in every mode.
 HYPOTHESES = (
-    Hypothesis("sign", 1, _sign),
-    Hypothesis("zero", 1, _zero),
-    Hypothesis("scale", 2, _scale),
-    Hypothesis("layout", 2, _layout),
-    Hypothesis("regularization", 2, _regularization),
+    Hypothesis("sign", 1, 0, _sign),
+    Hypothesis("zero", 1, 0, _zero),
+    Hypothesis("scale", 2, 1, _scale),
+    Hypothesis("layout", 2, 0, _layout),
+    Hypothesis("regularization", 2, 1, _regularization),
 )
 
 
 def first_explanation(view: View) -> Diagnosis | None:
-    """The first hypothesis of the table that explains the view, or None."""
+    """The first hypothesis of the table that explains the view, or None.
+
+    A hypothesis may miss each item by up to ``SLACK`` tolerances, so only items wrong by more
+    than that are evidence for it, and a hypothesis that fits parameters needs more evidence
+    than it has parameters: one clearly wrong direction does not make a pattern of κ·x.
+    """
+    evidence = int(np.sum(np.abs(view.analytic_items - view.observed) > SLACK * view.tolerance))
     for h in HYPOTHESES:
-        if view.by_entry and view.suspects.size < h.minimum:
+        if (view.by_entry and view.suspects.size < h.minimum) or evidence <= h.parameters:
             continue
         found = h.test(view)
         if found is not None:
@@ -462,7 +470,9 @@ def diagnose(
             Diagnosis(
                 "localized",
                 "the directional test failed but no single entry could be isolated: the errors "
-                "are spread thinly over many entries. Run mode='full' to see every entry.",
+                "are spread thinly over many entries, or are near the test's limit. Run "
+                "mode='full' to see every entry.",
+                headline="the directional test failed, but no wrong entry could be isolated",
             )
         )
     return found, kink_warning(c.kinks, layout)

@@ -43,6 +43,20 @@ class Estimate:
     f_minus: np.ndarray
     seen: Seen
 
+    def join(self, other: Estimate) -> Estimate:
+        """This estimate followed by another's entries."""
+        cat = np.concatenate
+        return Estimate(
+            cat([self.idx, other.idx]),
+            cat([self.step, other.step]),
+            cat([self.numeric, other.numeric]),
+            cat([self.roundoff, other.roundoff]),
+            cat([self.truncation, other.truncation]),
+            cat([self.f_plus, other.f_plus]),
+            cat([self.f_minus, other.f_minus]),
+            self.seen | other.seen,
+        )
+
     def error(self, eps_f: float, relative: float = 0.0) -> np.ndarray:
         """The estimate's error: noise ``ε_f·roundoff`` + truncation + ``relative·|numeric|``."""
         return eps_f * self.roundoff + self.truncation + relative * np.abs(self.numeric)

@@ -49,6 +49,10 @@ BLOCK_DIRECTIONS = 3
 Direction = tuple[np.ndarray, np.ndarray]  # (flat indices, values on them)
 
 
+class _Incomplete(Exception):
+    """Evaluations went missing (Ctrl-C, a worker that died): stop where we are."""
+
+
 @dataclass(frozen=True)
 class DirectionalResult:
     """What directional mode found: the verdict's numbers and the localised entries."""
@@ -94,8 +98,13 @@ class _Tester:
 
         where = lambda k: f"along a random direction over {dirs[k][0].size} entries"
         plus = self.ev.costs(Points(x, len(dirs), change(1.0), where))
+        self.seen = self.seen | plus.seen
+        if plus.seen.incomplete:
+            raise _Incomplete
         minus = self.ev.costs(Points(x, len(dirs), change(-1.0), where))
-        self.seen = self.seen | plus.seen | minus.seen
+        self.seen = self.seen | minus.seen
+        if minus.seen.incomplete:
+            raise _Incomplete
         return (np.real(plus.values) - np.real(minus.values)) / (2 * steps)
 
     def test(self, dirs: list[Direction]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -104,6 +113,7 @@ class _Tester:
         d = self.differences(dirs, steps)
         a = np.array([self.analytic[idx] @ v for idx, v in dirs])
         rounding = np.array([100 * EPS * np.abs(self.analytic[idx]) @ np.abs(v) for idx, v in dirs])
+        magnitude = np.array([np.linalg.norm(self.analytic[idx] * v) for idx, v in dirs])
         weight = np.array([np.abs(v).sum() for _, v in dirs])
 
         def allowed(k: np.ndarray, noise: np.ndarray, trunc: np.ndarray | float) -> np.ndarray:
@@ -114,6 +124,7 @@ class _Tester:
                 numeric=d[k],
                 weight=weight[k],
                 rounding=rounding[k],
+                magnitude=magnitude[k],
             )
 
         every = np.arange(len(dirs))
@@ -187,20 +198,26 @@ def _search(
     """The verdict from ``DIRECTIONS`` random directions, then localisation if it fails."""
     x = tester.x
     everything = np.arange(x.size)
-    verdict = _tested(tester, [(everything, random_direction(x, rng)) for _ in range(DIRECTIONS)])
+    verdict: list[_Group] = []
     found: list[_Group] = []
     complete = True
     hypotheses: list[Diagnosis] = []
-    if any(g.fails for g in verdict):
-        # Patterns of a whole gradient or block first: localising a sign error would mean
-        # finding every entry.
-        everywhere = _explain(tester, verdict, layout, None)
-        if everywhere is not None:
-            hypotheses = [everywhere]
-        else:
-            roots, hypotheses, explained = _blocks(tester, rng, layout, verdict)
-            complete = _localise(tester, roots, found, budget)
-            complete = _verify(tester, rng, explained, found, budget, complete)
+    try:
+        verdict = _tested(
+            tester, [(everything, random_direction(x, rng)) for _ in range(DIRECTIONS)]
+        )
+        if any(g.fails for g in verdict):
+            # Patterns of a whole gradient or block first: localising a sign error would mean
+            # finding every entry.
+            everywhere = _explain(tester, verdict, layout, None)
+            if everywhere is not None:
+                hypotheses = [everywhere]
+            else:
+                roots, hypotheses, explained = _blocks(tester, rng, layout, verdict)
+                complete = _localise(tester, roots, found, budget)
+                complete = _verify(tester, rng, explained, found, budget, complete)
+    except _Incomplete:
+        complete = False
     found.sort(key=lambda g: int(g.idx[0]))
     return DirectionalResult(
         numeric=np.array([g.numeric for g in verdict]),
@@ -325,7 +342,7 @@ def compare_directions(
     tolerance[localised] = result.entry_tolerance
     explained = [d.indices for d in result.hypotheses if d.indices is not None]
     mismatched = np.union1d(localised, np.concatenate(explained)) if explained else localised
-    if not result.complete:
+    if not result.complete and not result.seen.incomplete:
         stopped = (
             f"localisation stopped at the evaluation budget ({budget}); more wrong entries may "
             "remain. Pass budget= to allow more."
@@ -339,10 +356,12 @@ def compare_directions(
         checked=localised,
         localised=localised,
         mismatched=mismatched.astype(np.intp),
-        relative_difference=relative_difference(result.numeric, result.analytic),
+        relative_difference=relative_difference(result.numeric, result.analytic)
+        if result.numeric.size
+        else float("nan"),
         mode="directional",
         patterns=tuple(result.hypotheses),
-        nonfinite_directions=not np.all(np.isfinite(result.numeric)),
+        nonfinite_directions=not np.all(np.isfinite(result.numeric)) and not result.seen.incomplete,
         unexplained_failure=result.failed and not mismatched.size and not result.hypotheses,
         notes=notes,
         directions=result.numeric.size,

@@ -14,11 +14,13 @@ read later. The only running state is the ledger of calls and seconds spent insi
 
 from __future__ import annotations
 
+import hashlib
+import pickle
 import sys
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import Executor, Future
+from concurrent.futures import BrokenExecutor, Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, NamedTuple
@@ -37,13 +39,20 @@ class Seen(NamedTuple):
     dtypes: frozenset[str] = frozenset()
     mutated_at: str | None = None  # where f was first seen modifying its input
     interrupted: bool = False  # Ctrl-C stopped the work
+    lost: tuple[str, ...] = ()  # points whose evaluation killed a worker, twice
 
     def __or__(self, other: Seen) -> Seen:
         return Seen(
             self.dtypes | other.dtypes,
             self.mutated_at if self.mutated_at is not None else other.mutated_at,
             self.interrupted or other.interrupted,
+            self.lost + other.lost,
         )
+
+    @property
+    def incomplete(self) -> bool:
+        """Whether some evaluations are missing (Ctrl-C, or points that killed workers)."""
+        return self.interrupted or bool(self.lost)
 
     @property
     def low_precision(self) -> bool:
@@ -144,11 +153,23 @@ class Call(NamedTuple):
         return out, not np.array_equal(arg, point, equal_nan=True)
 
 
+_WORKER_CALLS: dict[str, Call] = {}  # in a worker process: the functions it has unpickled
+
+
 def _call_changes(
-    call: Call, x: np.ndarray, changes: list[tuple[Any, np.ndarray]]
+    payload: tuple[str, bytes] | Call, x: np.ndarray, changes: list[tuple[Any, np.ndarray]]
 ) -> list[tuple[complex | float, str, bool]]:
     # Runs in a worker: rebuilds each point from x and its changed entries; only
-    # (cost, dtype, mutated) comes back, never the gradient.
+    # (cost, dtype, mutated) comes back, never the gradient. The function arrives pickled by
+    # value (cloudpickle: closures and notebook functions work) and is unpickled once per worker.
+    if isinstance(payload, Call):
+        call = payload
+    else:
+        key, blob = payload
+        if key not in _WORKER_CALLS:
+            _WORKER_CALLS.clear()  # one check at a time: keep only the latest function
+            _WORKER_CALLS[key] = pickle.loads(blob)
+        call = _WORKER_CALLS[key]
     results = []
     points = Points(x, len(changes), changes.__getitem__, str)
     for position, point in enumerate(points):
@@ -185,6 +206,7 @@ class _Sink:
     dtypes: set[str] = field(default_factory=set)
     mutated_at: str | None = None
     interrupted: bool = False
+    lost: list[str] = field(default_factory=list)
 
     def store(
         self, k: int, key: str, cost: Any, dtype: str, mutated: bool, where: Callable[[int], str]
@@ -200,7 +222,7 @@ class _Sink:
             self.bar[0].advance(self.bar[1])
 
     def seen(self) -> Seen:
-        return Seen(frozenset(self.dtypes), self.mutated_at, self.interrupted)
+        return Seen(frozenset(self.dtypes), self.mutated_at, self.interrupted, tuple(self.lost))
 
 
 @dataclass
@@ -375,19 +397,9 @@ class Evaluator:
             sink.store(k, key, as_scalar(cost), costs.dtype.name, mutated, where)
 
     def _on_executor(self, points: Points, todo: list[tuple[int, str]], sink: _Sink) -> None:
-        import pickle
-
-        call = self.call
-        try:
-            pickle.dumps(call)
-        except Exception as exc:  # noqa: BLE001 (pickling fails with many exception types)
-            raise TypeError(
-                f"executor= needs a function that can be pickled, and f ({self.f!r}) cannot: "
-                f"{exc}. Define f at module level (not a lambda or a closure), or use a "
-                "ThreadPoolExecutor."
-            ) from None
         # Work travels in chunks: x and f (with the data it holds) once per chunk, then only
         # the entries each point changes; only costs travel back.
+        remote = _Remote(self, points, sink)
         workers = self.workers or _cpu_count()
         size = max(1, min(4 * BATCH, -(-len(todo) // (4 * workers))))
         in_flight: deque[tuple[list[tuple[int, str]], Future]] = deque()
@@ -395,31 +407,31 @@ class Evaluator:
         try:
             for start in range(0, len(todo), size):
                 chunk = todo[start : start + size]
-                changes = [points.change(k) for k, _ in chunk]
-                task = self.executor.submit(_call_changes, call, points.x, changes)  # type: ignore[union-attr]
-                in_flight.append((chunk, task))
+                in_flight.append((chunk, remote.submit([points.change(k) for k, _ in chunk])))
                 while len(in_flight) >= 2 * workers + 2:
-                    self._collect(points, in_flight.popleft(), sink)
+                    remote.collect(*in_flight.popleft())
             while in_flight:
-                self._collect(points, in_flight.popleft(), sink)
+                remote.collect(*in_flight.popleft())
         finally:
             for _, fut in in_flight:
                 fut.cancel()
+            remote.close()
             self._spent(t0, 0)
 
-    def _collect(
-        self, points: Points, item: tuple[list[tuple[int, str]], Future], sink: _Sink
-    ) -> None:
-        chunk, fut = item
+    def payload(self) -> tuple[str, bytes]:
+        """The function and its arguments, pickled by value once (cloudpickle), with a key."""
         try:
-            results = fut.result()
-        except Exception as exc:
-            k = chunk[getattr(exc, "gradcheck_position", 0)][0]
-            exc.add_note(f"gradcheck: raised while evaluating f {points.where(k)}.")
-            raise
-        self.ledger.calls += len(chunk)
-        for (k, key), (cost, dtype, mutated) in zip(chunk, results, strict=True):
-            sink.store(k, key, cost, dtype, mutated, points.where)
+            import cloudpickle
+
+            blob = cloudpickle.dumps(self.call)
+        except Exception as exc:  # noqa: BLE001 (pickling fails with many exception types)
+            raise TypeError(
+                f"executor= needs a function that can be pickled, and f ({self.f!r}) cannot: "
+                f"{type(exc).__name__}: {exc}. Objects such as open files, locks or live "
+                "connections cannot travel to another process: create them inside f, or use a "
+                "ThreadPoolExecutor."
+            ) from None
+        return hashlib.sha1(blob).hexdigest(), blob
 
     def _progress_bar(self, total: int) -> Any:
         show = self.progress
@@ -436,6 +448,79 @@ class Evaluator:
         task = progress.add_task("gradcheck: evaluating f", total=total)
         progress.start()
         return progress, task
+
+
+class _Remote:
+    """Evaluations on an executor: chunks submitted, results collected into the sink.
+
+    An exception raised by f itself keeps its type and gets a note saying where. Any other
+    failure — a worker process that died, a task the cluster lost — is retried once, point by
+    point (on a process of our own if the user's pool is broken), so that a point whose
+    evaluation kills a worker again is named and the rest of the work is kept.
+    """
+
+    def __init__(self, ev: Evaluator, points: Points, sink: _Sink) -> None:
+        self.ev, self.points, self.sink = ev, points, sink
+        self.executor: Executor = ev.executor  # type: ignore[assignment]
+        self.own: Executor | None = None
+        threads = isinstance(self.executor, ThreadPoolExecutor)
+        self.payload: tuple[str, bytes] | Call = ev.call if threads else ev.payload()
+
+    def submit(self, changes: list[tuple[Any, np.ndarray]]) -> Future:
+        try:
+            return self.executor.submit(_call_changes, self.payload, self.points.x, changes)
+        except BrokenExecutor:
+            self._replace_broken()
+            return self.executor.submit(_call_changes, self.payload, self.points.x, changes)
+
+    def collect(self, chunk: list[tuple[int, str]], fut: Future) -> None:
+        try:
+            results = fut.result()
+        except Exception as exc:
+            if not hasattr(exc, "gradcheck_position"):
+                self._retry(chunk, exc)
+                return
+            k = chunk[exc.gradcheck_position][0]
+            exc.add_note(f"gradcheck: raised while evaluating f {self.points.where(k)}.")
+            raise
+        self._store(chunk, results)
+
+    def _store(self, chunk: list[tuple[int, str]], results: list[tuple[Any, str, bool]]) -> None:
+        self.ev.ledger.calls += len(chunk)
+        for (k, key), (cost, dtype, mutated) in zip(chunk, results, strict=True):
+            self.sink.store(k, key, cost, dtype, mutated, self.points.where)
+
+    def _retry(self, chunk: list[tuple[int, str]], cause: Exception) -> None:
+        if isinstance(cause, BrokenExecutor):
+            self._replace_broken()
+        for k, key in chunk:
+            try:
+                self._store([(k, key)], self.submit([self.points.change(k)]).result())
+            except Exception as exc:
+                if hasattr(exc, "gradcheck_position"):
+                    exc.add_note(f"gradcheck: raised while evaluating f {self.points.where(k)}.")
+                    raise
+                if isinstance(exc, BrokenExecutor):
+                    self._replace_broken()
+                self.sink.lost.append(
+                    f"{self.points.where(k)} ({type(cause).__name__}, then {type(exc).__name__})"
+                )
+
+    def _replace_broken(self) -> None:
+        """A pool whose worker died refuses all work: go on with one fresh process of ours."""
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        if self.own is not None:
+            self.own.shutdown(wait=False, cancel_futures=True)
+        self.own = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+        self.executor = self.own
+        if isinstance(self.payload, Call):  # threads broke? never; processes need a payload
+            self.payload = self.ev.payload()
+
+    def close(self) -> None:
+        if self.own is not None:
+            self.own.shutdown(wait=True, cancel_futures=True)
 
 
 def _cpu_count() -> int:

@@ -79,6 +79,7 @@ class Noise(NamedTuple):
     detected: float | None
     float32: bool
     seen: Seen
+    far: np.ndarray | None = None  # the probe line's last point, already known to be safe
 
     def relative(self, f0: float) -> float:
         """ε_f relative to |f(x)| (at most 1e-2; ε_f itself when f(x) = 0)."""
@@ -100,10 +101,11 @@ def estimate_noise(
     floor = max(noise_floor(f0), spread)
     if not needed:
         return Noise(floor, None, False, Seen())
-    line = ev.costs(explicit_points(x, noise_points(x, rng), "on the noise-probe line"))
+    points = noise_points(x, rng)
+    line = ev.costs(explicit_points(x, points, "on the noise-probe line"))
     values = np.concatenate([[f0], np.real(line.values)])
     detected = noise_from_values(values) if np.all(np.isfinite(values)) else None
     # A float32 computation cast to float64 still returns float32 numbers: noise made of
     # float32 round-off is low precision, not a noisy function.
     in_float32 = detected is not None and bool(np.all(values.astype(np.float32) == values))
-    return Noise(max(floor, detected or 0.0), detected, in_float32, line.seen)
+    return Noise(max(floor, detected or 0.0), detected, in_float32, line.seen, points[-1])

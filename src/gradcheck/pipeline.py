@@ -36,6 +36,7 @@ MODES = ("auto", "full", "directional", "sample")
 AUTO_FULL_SECONDS = 10.0  # mode="auto" runs the full check when it should take less than this
 DEFAULT_BUDGET = 2000  # evaluations directional mode may spend localising wrong entries
 SAMPLE_SIZE = 100
+MIDWAY_ENTRIES = 500  # full checks of this many entries also probe f's history halfway
 
 
 @dataclass(frozen=True)
@@ -321,10 +322,17 @@ def run(
         wobble=probes.wobble,
     )
     plan = make_plan(problem, settings, probes, noise, ev, rng)
-    comparison = _compare(ev, problem, probes, noise, tol, plan, rng, settings)
     stateful: list[Diagnosis] = []
-    if not comparison.interrupted:
-        stateful, seen = history(ev, problem, probes, after=ev.calls - probes.calls)
+
+    def midway() -> Seen:  # long runs: the history probe halfway too, after a far point
+        found, seen = history(ev, problem, probes, ev.calls - probes.calls, noise.far)
+        stateful.extend(found)
+        return seen
+
+    comparison = _compare(ev, problem, probes, noise, tol, plan, rng, settings, midway)
+    if not comparison.incomplete:
+        found, seen = history(ev, problem, probes, after=ev.calls - probes.calls)
+        stateful = stateful or found  # the first time it showed is enough
         comparison = replace(comparison, seen=comparison.seen | seen)
     comparison = replace(comparison, notes=(*notes, *comparison.notes))
     judged = Judged(noise, tol, plan, comparison, stateful, low)
@@ -369,8 +377,10 @@ def _compare(
     plan: Plan,
     rng: np.random.Generator,
     settings: Settings,
+    midway: Callable[[], Seen],
 ) -> Comparison:
-    """The comparison stage: every planned entry, or random directions."""
+    """The comparison stage: every planned entry (long runs probed halfway), or random
+    directions."""
     if plan.mode != "directional":
         return compare_entries(
             ev,
@@ -384,6 +394,7 @@ def _compare(
             tol=tol,
             describe=partial(entry_name, problem.layout),
             mode=plan.mode,
+            midway=midway if plan.entries.size >= MIDWAY_ENTRIES else None,
         )
     notes: tuple[str, ...] = ()
     if settings.method not in ("auto", "central"):
@@ -478,8 +489,19 @@ def _report(
             more, more_notes = extension.explain(found)
             diagnoses, notes = diagnoses + more, notes + more_notes
     fails = any(d.severity == "fail" for d in diagnoses)
+    incomplete = ""
+    if seen.interrupted:
+        incomplete = "interrupted before the check finished"
+    elif seen.lost:
+        incomplete = f"a worker process died evaluating f {seen.lost[0]}"
+        notes += [
+            f"a worker process died twice evaluating f {where}: that point was not evaluated. "
+            "Find out why f kills its process there (memory, a crash in compiled code); with "
+            "checkpoint= a rerun keeps what was done."
+            for where in seen.lost
+        ]
     return Report(
-        ok=not fails and c.mismatched.size == 0 and not seen.interrupted,
+        ok=not fails and c.mismatched.size == 0 and not incomplete,
         relative_difference=c.relative_difference,
         mismatched=c.mismatched,
         diagnoses=diagnoses,
@@ -503,6 +525,7 @@ def _report(
         notes=notes,
         seconds_in_f=ev.seconds_in_f,
         directions=c.directions,
+        incomplete=incomplete,
     )
 
 

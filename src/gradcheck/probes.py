@@ -116,27 +116,38 @@ def _repeatability(
     calls: list[_Call], layout: Layout | None
 ) -> tuple[float, float, list[Diagnosis]]:
     """Spread of the cost, largest gradient variation, and a ``stateful`` diagnosis when the
-    calls at x follow the call count instead of varying at random."""
+    calls at x follow the call count (they only ever move one way) instead of varying at random."""
     costs = np.array([c.cost for c in calls])
     # The gradients, seen along one fixed direction and by their largest deviation from the first.
     w = np.random.default_rng(0).standard_normal(calls[0].gradient.size)
     along = np.array([c.gradient @ w for c in calls])
     wobble = max(_largest(c.gradient - calls[0].gradient) for c in calls[1:])
-    for what, values in (("cost", costs), ("gradient", along)):
+    bands = (
+        8 * EPS * float(np.max(np.abs(costs))),
+        GRADIENT_WOBBLE * _scale(calls[0].gradient) * float(np.abs(w).sum()),
+    )
+    for what, values, band in zip(("cost", "gradient"), (costs, along), bands, strict=True):
         steps = np.diff(values)
-        if np.all(steps > 0) or np.all(steps < 0):
-            return 0.0, 0.0, [_stateful_trend(what, values)]
-        later = values[1:]
-        if np.all(later == later[0]) and values[0] != later[0]:
-            return 0.0, 0.0, [_stateful_first(what, values[0], later[0])]
+        # Below round-off, a one-way sequence is chance (few distinct values); above, a trend.
+        if not np.any(np.abs(steps) > band) or not (np.all(steps >= 0) or np.all(steps <= 0)):
+            continue
+        if np.count_nonzero(steps) == 1 and steps[0] != 0:
+            return 0.0, 0.0, [_stateful_first(what, values[0], values[1])]
+        return 0.0, 0.0, [_stateful_trend(what, values)]
     return float(np.std(costs, ddof=1)), wobble, []
 
 
 def history(
-    ev: Evaluator, problem: Problem, probes: Probes, after: int
+    ev: Evaluator, problem: Problem, probes: Probes, after: int, far: np.ndarray | None = None
 ) -> tuple[list[Diagnosis], Seen]:
-    """Call f at x again after ``after`` other evaluations: does it still give the first answer?"""
+    """Call f at x again after ``after`` other evaluations — first at the point ``far`` from x,
+    when given, so that a warm start comes from far away: does f still give its first answer?"""
+    seen = Seen()
+    if far is not None:
+        seen = ev.at(far, "at a point away from x (history probe)").seen
+        after += 1
     again = _Call(ev, problem, f"at x again, after {after} other evaluations (history probe)")
+    seen = seen | again.seen
     cost_change = abs(again.cost - probes.cost)
     with np.errstate(invalid="ignore"):
         grad_change = np.abs(again.gradient - probes.analytic)
@@ -146,7 +157,7 @@ def history(
         grad_change[worst] > 10 * probes.wobble + GRADIENT_WOBBLE * _scale(probes.analytic)
     )
     if not (cost_moved or grad_moved) or not np.isfinite(again.cost):
-        return [], again.seen
+        return [], seen
     parts = []
     if cost_moved:
         rel = cost_change / abs(probes.cost) if probes.cost else cost_change
@@ -170,7 +181,7 @@ def history(
             "alone; until then no finite-difference check can be trusted.",
             headline=f"f is stateful ({moved} after other calls)",
         )
-    ], again.seen
+    ], seen
 
 
 def nondeterminism(probes: Probes, noise_part: float, nondet_tol: float | None) -> Diagnosis:
@@ -248,9 +259,9 @@ def _stateful_trend(what: str, values: np.ndarray) -> Diagnosis:
     change = float(values[-1] - values[0])
     return Diagnosis(
         "stateful",
-        f"f is stateful: its {what} at x changes the same way with every call ({values.size} "
-        f"calls at the same x, {values[0]:.10g} to {values[-1]:.10g}). Something counts the calls "
-        f"or accumulates between them: look for {CAUSES}.",
+        f"f is stateful: its {what} at x only ever moves one way from call to call ({values.size} "
+        f"calls at the same x, {values[0]:.10g} to {values[-1]:.10g}): it counts its calls, or "
+        f"keeps improving an answer it started from before. Look for {CAUSES}.",
         headline=f"f is stateful (the {what} at x changed by {abs(change):.2g} over "
         f"{values.size} calls)",
     )

@@ -58,7 +58,7 @@ def headline(report: Report) -> str:
     # Failed with no wrong entry: the cause is f itself (or the work was cut short); say so.
     failing = [d for d in report.diagnoses if d.severity == "fail"]
     if not failing:
-        return f"interrupted before the check finished; {found}"
+        return f"{report.incomplete or 'the check did not finish'}; {found}"
     cause = failing[0].headline or f"{failing[0].kind}: {failing[0].message.split('.')[0]}"
     if report.mode == "none" or (not report.checked.size and report.mode != "directional"):
         return cause

@@ -128,6 +128,7 @@ class Report:
     notes: list[str] = field(default_factory=list)
     seconds_in_f: float = float("nan")
     directions: int = 0  # directional mode: random directions tested for the verdict
+    incomplete: str = ""  # why the check could not finish ("" when it did)
 
     def name(self, i: int) -> str:
         """``Theta2[0, 0]`` with blocks, ``x[17]`` without."""
@@ -198,6 +199,7 @@ class Report:
             "mode": self.mode,
             "directions": int(self.directions),
             "step_policy": self.step_policy,
+            "incomplete": self.incomplete or None,
             "noise": json_float(self.noise),
             "cost": json_float(self.cost),
             "tolerances": {"rtol": self.rtol, "atol": self.atol, "safety": self.safety},
