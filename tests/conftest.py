@@ -1,3 +1,4 @@
+import os
 from pathlib import Path
 
 import numpy as np
@@ -5,8 +6,14 @@ import pytest
 
 from gradcheck import ex4
 
+# The course's weights lie beside the checkout (../shared/data/ex4/ex4weights.mat); another
+# place can be named with GRADCHECK_COURSE_WEIGHTS. A fresh clone has neither: the tests that
+# need the file skip, saying why — unless GRADCHECK_REQUIRE_COURSE_DATA=1 (set by .ci/run, where
+# the file is there), which turns the skip into a failure.
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-WEIGHTS = SHARED / "data" / "ex4" / "ex4weights.mat"
+WEIGHTS = Path(
+    os.environ.get("GRADCHECK_COURSE_WEIGHTS", SHARED / "data" / "ex4" / "ex4weights.mat")
+)
 
 
 @pytest.fixture
@@ -17,10 +24,13 @@ def rng():
 @pytest.fixture(scope="session")
 def weights_path():
     if not WEIGHTS.is_file():
-        raise FileNotFoundError(
-            f"{WEIGHTS} is missing: the tests need the course's weights beside the checkout "
-            "(../shared/data/ex4/ex4weights.mat)."
+        message = (
+            f"the course's weights {WEIGHTS} are not here (a clone with nothing beside it): put "
+            "ex4weights.mat at ../shared/data/ex4/ or name it with GRADCHECK_COURSE_WEIGHTS"
         )
+        if os.environ.get("GRADCHECK_REQUIRE_COURSE_DATA") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
     return WEIGHTS
 
 

@@ -28,6 +28,9 @@ def gradient(x):
 
 def broken(x):
     raise RuntimeError("solver diverged")
+
+def scaled(x, a, offset=0.0):
+    return a * float(np.sum(np.sin(x) * x)) + offset, a * (np.sin(x) + x * np.cos(x))
 """
 
 
@@ -35,6 +38,8 @@ def broken(x):
 def user_module(tmp_path):
     path = tmp_path / "usercode.py"
     path.write_text(MODULE)
+    (tmp_path / "syntaxerror.py").write_text("def cost(x):\n    return x +\n")
+    (tmp_path / "importerror.py").write_text("import not_a_module_xyz\n")
     x0 = np.linspace(0.2, 1.4, 6)
     np.save(tmp_path / "x0.npy", x0)
     np.savetxt(tmp_path / "x0.txt", x0)
@@ -142,9 +147,25 @@ def test_check_with_a_separate_gradient_and_a_mat_file(user_module, capsys):
         (["check", "usercode.py", "--x0", "x0.npy"], "expected MODULE_OR_FILE:FUNCTION"),
         (["check", "no_such_module_xyz:cost", "--x0", "x0.npy"], "cannot import"),
         (
-            ["check", "usercode.py:broken", "--x0", "x0.npy"],
-            "f raised RuntimeError: solver diverged gradcheck: raised while evaluating f at x.",
+            ["check", "syntaxerror.py:cost", "--x0", "x0.npy"],
+            "cannot import syntaxerror.py: SyntaxError: invalid syntax",
         ),
+        (
+            ["check", "importerror.py:cost", "--x0", "x0.npy"],
+            "cannot import importerror.py: ModuleNotFoundError: No module named 'not_a_module_xyz'",
+        ),
+        (["check", "usercode.py:cost", "--x0", "x0.npy", "--arg", "nope"], "--arg expects NAME="),
+        (
+            ["check", "usercode.py:cost", "--x0", "x0.npy", "--arg", "scale=2"],
+            "has no parameter 'scale'; after x it takes (nothing)",
+        ),
+        (
+            ["check", "usercode.py:scaled", "--x0", "x0.npy"],
+            "needs a after x: pass them with --args FILE",
+        ),
+        (["check", "usercode.py:cost", "--x0", "x0.npy", "--args", "x0.txt"], "--args must be"),
+        (["check", "usercode.py:cost", "--x0", "x0.npy", "--rtol", "-1"], "rtol must be None"),
+        (["course", "usercode.py:cost"], "does not look like the course's nnCostFunction"),
     ],
 )
 def test_usage_errors_exit_2_with_one_line(user_module, capsys, monkeypatch, argv, message):
@@ -194,3 +215,109 @@ def test_the_installed_command_runs_end_to_end():
     result = subprocess.run([exe, "demo"], capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 0, result.stderr
     assert "[regularization] Theta2[:, 0]" in result.stdout
+
+
+def test_an_exception_in_f_exits_3_with_one_line(user_module, capsys, monkeypatch):
+    monkeypatch.chdir(user_module)
+    assert main(["check", "usercode.py:broken", "--x0", "x0.npy"]) == 3
+    err = capsys.readouterr().err
+    assert err == (
+        "gradcheck: your function raised RuntimeError: solver diverged "
+        "(raised while evaluating f at x)\n"
+    )
+    assert main(["check", "usercode.py:broken", "--x0", "x0.npy", "--traceback"]) == 3
+    err = capsys.readouterr().err
+    assert "Traceback (most recent call last)" in err
+    assert 'raise RuntimeError("solver diverged")' in err
+
+
+def test_module_function_imports_from_the_current_folder(user_module, capsys, monkeypatch):
+    monkeypatch.chdir(user_module)
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if p not in ("", str(user_module))])
+    assert main(["check", "usercode:cost", "--x0", "x0.npy"]) == 0  # no .py: a module name
+    assert capsys.readouterr().out.startswith("gradcheck PASS")
+
+
+def test_named_arguments_from_a_file_and_the_command_line(user_module, capsys, monkeypatch):
+    monkeypatch.chdir(user_module)
+    np.savez(user_module / "data.npz", a=np.array(2.5))
+    savemat(user_module / "data.mat", {"a": 2.5, "offset": 1.0})
+    for extra in (["--args", "data.npz"], ["--args", "data.mat"], ["--arg", "a=2.5"]):
+        argv = ["check", "usercode.py:scaled", "--x0", "x0.npy", "--json", *extra]
+        assert main(argv) == 0, extra
+        report = json.loads(capsys.readouterr().out)
+        expected = 2.5 * float(np.sum(np.sin(np.linspace(0.2, 1.4, 6)) * np.linspace(0.2, 1.4, 6)))
+        assert report["cost"] == pytest.approx(expected + (1.0 if "data.mat" in extra else 0.0))
+
+
+def test_tolerance_and_budget_flags_reach_the_check(user_module, capsys, monkeypatch):
+    monkeypatch.chdir(user_module)
+    argv = ["check", "usercode.py:cost", "--x0", "x0.npy", "--json", "--rtol", "1e-4"]
+    assert main([*argv, "--atol", "1e-9", "--mode", "directional", "--budget", "50"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["tolerances"]["rtol"] == 1e-4
+    assert d["tolerances"]["atol"] == 1e-9
+    assert d["mode"] == "directional"
+
+
+def test_python_dash_m_gradcheck_runs(user_module):
+    result = subprocess.run(
+        [sys.executable, "-m", "gradcheck", "check", "usercode.py:wrong", "--x0", "x0.npy"],
+        cwd=user_module,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert result.stdout.startswith("gradcheck FAIL")
+
+
+def test_help_documents_every_flag_and_the_exit_codes(capsys):
+    for command in ("check", "course", "train"):
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        text = capsys.readouterr().out
+        flags = [w for w in text.split() if w.startswith("--") and w != "--help"]
+        assert flags, command
+        if command != "train":
+            assert "3 your function raised" in " ".join(text.split())
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    text = capsys.readouterr().out
+    assert "--lambda L" in text
+    lines = [line.strip() for line in text.splitlines() if line.strip().startswith("--")]
+    assert all(len(line.split(None, 2)) >= 2 for line in lines)  # every flag has words
+
+
+# ----- gradcheck course ---------------------------------------------------------------------------
+
+
+def test_course_on_the_questions_code_exits_1_and_explains_two_lambda_over_m(capsys):
+    assert main(["course", "gradcheck.examples:nnCost", "--order", "C"]) == 1
+    out = capsys.readouterr().out
+    assert "passed by name" in out
+    assert "λ = 0 ── the course's check: Relative Difference 2.5" in out
+    assert "gradcheck: PASS" in out
+    assert "λ = 3 ── the course's check: Relative Difference 0.124776" in out
+    assert "[regularization] Theta2[:, 0] (bias column, 3 entries)" in out
+    assert "κ = 2·λ/m: your cost counts Theta2's bias column twice" in out
+
+
+def test_course_in_the_other_order_says_which_order_the_entries_fit(capsys):
+    assert main(["course", "gradcheck.examples:nnCost"]) == 1  # default: the course's F order
+    out = capsys.readouterr().out
+    assert "Relative Difference 0.116547" in out
+    assert "These entries are Theta2[:, 0] (bias column, 3 entries) if the blocks are" in out
+    assert "did you mean order='C'?" in out
+
+
+def test_course_on_the_fixed_code_and_on_the_course_port_exits_0(capsys):
+    assert main(["course", "gradcheck.examples:nnCost_fixed", "--order", "C"]) == 0
+    assert main(["course", "gradcheck.ex4:nn_cost_function", "--json"]) == 0
+    out = capsys.readouterr().out
+    d = json.loads(out[out.index("{") :])
+    assert d["ok"] is True
+    assert [c["lambda"] for c in d["checks"]] == [0.0, 3.0]
+    assert d["checks"][0]["relative_difference"] < 1e-9
+    assert d["binding"]["lambda"] == "lambda_"

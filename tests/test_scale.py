@@ -285,3 +285,36 @@ def test_no_false_alarm_on_a_correct_rosenbrock_with_a_huge_cost(n):
     report = gradcheck.check(_rosen(), x, mode="directional")
     assert report.ok, str(report)
     assert report.evaluations <= 40
+
+
+def test_a_closure_on_a_dask_process_cluster_gives_the_serial_report():
+    distributed = pytest.importorskip(
+        "distributed", reason="the 'distributed' extra is part of the dev install"
+    )
+    shift = np.linspace(0.0, 1.0, 12)
+
+    def closure(x):  # a closure, as a notebook makes them: it travels by value (cloudpickle)
+        value, g = functions.smooth(x + shift)
+        return value, g
+
+    x = np.linspace(-1, 1, 12)
+    serial = gradcheck.check(closure, x)
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        report = gradcheck.check(closure, x, executor=client.get_executor(), workers=2)
+
+        def raises(x):
+            if x[5] != 0.0 and x[0] == -1.0:
+                raise ArithmeticError("diverged")
+            return functions.smooth(x)
+
+        with pytest.raises(ArithmeticError) as info:  # f's own error keeps its type on Dask
+            gradcheck.check(raises, np.r_[-1.0, np.zeros(11)], executor=client.get_executor())
+    np.testing.assert_array_equal(report.numeric, serial.numeric)
+    assert report.ok == serial.ok is True
+    assert report.evaluations == serial.evaluations
+    assert any("at entry x[5]" in n for n in info.value.__notes__)

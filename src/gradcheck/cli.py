@@ -1,7 +1,14 @@
-"""The ``gradcheck`` command: ``demo``, ``check`` and ``train``.
+"""The ``gradcheck`` command: ``demo``, ``check``, ``course`` and ``train``.
 
-Exit codes: 0 the gradient is right (or the command succeeded), 1 the gradient is wrong,
-2 a usage error (printed as one line, without a traceback).
+Exit codes (the contract scripts rely on):
+
+- 0: the gradient is right (or the command succeeded);
+- 1: the gradient is wrong;
+- 2: a usage error — bad flags, unreadable files, a syntax or import error in your file — as one
+  line, without a traceback;
+- 3: your function raised: its type and message, and the entry and step where, as one line
+  (``--traceback`` prints the whole traceback);
+- 130: interrupted (Ctrl-C).
 """
 
 from __future__ import annotations
@@ -9,18 +16,31 @@ from __future__ import annotations
 import argparse
 import importlib
 import importlib.util
+import inspect
 import json
 import sys
 import time
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+EXIT_CODES = """exit status: 0 the gradient is right, 1 it is wrong, 2 a usage error (bad flags,
+unreadable files, a syntax or import error in your file), 3 your function raised."""
+
 
 class UsageError(Exception):
-    """A problem with the command line or its files, shown as one line."""
+    """A problem with the command line or its files, shown as one line (exit 2)."""
+
+
+class FunctionRaised(Exception):
+    """The user's function raised while being checked (exit 3)."""
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -31,6 +51,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         print(f"gradcheck: error: {exc}", file=sys.stderr)
         return 2
+    except FunctionRaised as raised:
+        error = raised.error
+        if getattr(args, "traceback", False):
+            traceback.print_exception(error, file=sys.stderr)
+        where = " ".join(n.removeprefix("gradcheck: ") for n in getattr(error, "__notes__", []))
+        message = f"{type(error).__name__}: {error}".strip()
+        print(f"gradcheck: your function raised {message} ({where.rstrip('.')})", file=sys.stderr)
+        return 3
     except KeyboardInterrupt:
         print("gradcheck: interrupted", file=sys.stderr)
         return 130
@@ -40,80 +68,161 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="gradcheck",
         description="Check hand-written gradients against finite differences and say what is wrong.",
+        epilog=EXIT_CODES,
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
     demo = sub.add_parser(
         "demo", help="the course's gradient check, then the learner's bug, diagnosed"
     )
     demo.set_defaults(run=_demo)
+    _check_parser(sub)
+    _course_parser(sub)
+    _train_parser(sub)
+    return parser
 
-    chk = sub.add_parser("check", help="check the gradient of a function of yours")
+
+def _check_parser(sub: Any) -> None:
+    chk = sub.add_parser(
+        "check", help="check the gradient of a function of yours", epilog=EXIT_CODES
+    )
     chk.add_argument(
         "target",
         metavar="MODULE_OR_FILE:FUNCTION",
-        help="e.g. mymodule:cost or path/to/file.py:cost; the function returns (cost, gradient)",
+        help="e.g. mymodule:cost or path/to/file.py:cost (imported from the current folder, "
+        "like python -m); the function takes x first and returns (cost, gradient)",
     )
     chk.add_argument(
-        "--x0", required=True, metavar="FILE", help="the point: .npy, .txt or .mat (with --key)"
+        "--x0", required=True, metavar="FILE", help="the point: .npy, .txt, .csv or .mat (--key)"
     )
-    chk.add_argument("--key", help="variable name in a .mat file")
+    chk.add_argument("--key", metavar="NAME", help="the variable holding x0 in a .mat file")
     chk.add_argument(
-        "--grad", metavar="FUNCTION", help="name of a separate gradient function in the same module"
+        "--grad", metavar="FUNCTION", help="a separate gradient function in the same module"
     )
     chk.add_argument(
-        "--blocks", metavar="SPEC", help='named blocks, e.g. "Theta1=25x401,Theta2=10x26"'
+        "--args",
+        metavar="FILE",
+        help="a .npz or .mat file of named arrays, passed to the function's parameters by name",
+    )
+    chk.add_argument(
+        "--arg",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a scalar for the parameter NAME (an int, a float, true/false or text); repeatable",
+    )
+    chk.add_argument(
+        "--blocks", metavar="SPEC", help='named blocks of x, e.g. "Theta1=25x401,Theta2=10x26"'
     )
     chk.add_argument(
         "--order", choices=["C", "F"], default="C", help="how blocks are unrolled (F for MATLAB)"
     )
     chk.add_argument(
-        "--method", default="auto", choices=["auto", "forward", "central", "complex", "richardson"]
+        "--method",
+        default="auto",
+        choices=["auto", "forward", "central", "complex", "richardson"],
+        help="finite differences (default auto: central, suspicious entries refined)",
     )
     chk.add_argument("--step", type=float, help="a fixed step (default: chosen per entry)")
-    chk.add_argument("--mode", default="auto", choices=["auto", "full", "directional", "sample"])
-    chk.add_argument("--seed", type=int, default=0)
     chk.add_argument(
-        "--workers",
-        type=int,
-        default=0,
-        metavar="N",
-        help="evaluate f in N processes (f must be defined at module level)",
+        "--mode",
+        default="auto",
+        choices=["auto", "full", "directional", "sample"],
+        help="every entry, random directions, or a sample (default auto: full when cheap)",
+    )
+    chk.add_argument("--rtol", type=float, help="relative slack (default 1e-6; 1e-3 in float32)")
+    chk.add_argument("--atol", type=float, help="absolute slack (default 100·eps·max|gradient|)")
+    chk.add_argument(
+        "--budget", type=int, help="evaluations directional mode may spend localising (2000)"
+    )
+    chk.add_argument(
+        "--nondet-tol",
+        type=float,
+        metavar="R",
+        help="relative variation between calls at x accepted as noise (default: decided)",
+    )
+    chk.add_argument("--seed", type=int, default=0, help="seed of every random choice (0)")
+    chk.add_argument(
+        "--workers", type=int, default=0, metavar="N", help="evaluate f in N processes"
     )
     chk.add_argument(
         "--checkpoint", metavar="FILE", help="save evaluations to FILE; a rerun resumes from it"
     )
     chk.add_argument("--json", action="store_true", help="print the report as JSON")
+    chk.add_argument("--html", metavar="FILE", help="write a self-contained HTML report")
+    chk.add_argument("--png", metavar="DIR", help="write heatmap.png, scatter.png, steps.png")
     chk.add_argument(
-        "--html", metavar="FILE", help="write a self-contained HTML report (needs matplotlib)"
-    )
-    chk.add_argument(
-        "--png",
-        metavar="DIR",
-        help="write heatmap.png, scatter.png and steps.png (needs matplotlib)",
+        "--traceback", action="store_true", help="when your function raises, show the traceback"
     )
     chk.set_defaults(run=_check)
 
+
+def _course_parser(sub: Any) -> None:
+    course = sub.add_parser(
+        "course",
+        help="the course's checkNNGradients for your port of nnCostFunction",
+        description="Check FILE:FUNCTION, your nnCostFunction, on the course's debug network "
+        "(3-5-3, m = 5) at λ = 0 and at λ. The course's arguments are passed by name "
+        "(nn_params, input_layer_size, hidden_layer_size, num_labels, X, y, lambda/lambda_/"
+        "lmbda/reg) or, failing that, in the course's order.",
+        epilog=EXIT_CODES,
+    )
+    course.add_argument("target", metavar="MODULE_OR_FILE:FUNCTION", help="your nnCostFunction")
+    course.add_argument(
+        "--lambda",
+        dest="lambda_",
+        type=float,
+        default=3.0,
+        metavar="L",
+        help="the regularisation strength of the second check (default 3, the course's)",
+    )
+    course.add_argument(
+        "--order",
+        choices=["C", "F"],
+        default="F",
+        help="how your function unrolls nn_params: F, the course's Theta(:) (default), or C, "
+        "NumPy's ravel()",
+    )
+    course.add_argument("--json", action="store_true", help="print the result as JSON")
+    course.add_argument(
+        "--traceback", action="store_true", help="when your function raises, show the traceback"
+    )
+    course.set_defaults(run=_course)
+
+
+def _train_parser(sub: Any) -> None:
     train = sub.add_parser(
         "train", help="train a network on the embedded digits (or the course's .mat)"
     )
     train.add_argument(
-        "--data",
-        metavar="FILE",
-        help="the course's ex4data1.mat (default: the embedded 8×8 digits)",
+        "--data", metavar="FILE", help="the course's ex4data1.mat (default: the embedded digits)"
     )
-    train.add_argument("--hidden", type=int, default=25, help="hidden units (default 25)")
     train.add_argument(
-        "--lambda", dest="lambda_", type=float, default=1.0, help="L2 strength (default 1)"
+        "--hidden", type=int, default=25, metavar="N", help="hidden units (default 25)"
     )
-    train.add_argument("--maxiter", type=int, default=400, help="iterations (default 400)")
-    train.add_argument("--method", default="L-BFGS-B", choices=["L-BFGS-B", "CG"])
-    train.add_argument("--seed", type=int, default=0)
+    train.add_argument(
+        "--lambda",
+        dest="lambda_",
+        type=float,
+        default=1.0,
+        metavar="L",
+        help="L2 regularisation strength λ (default 1)",
+    )
+    train.add_argument(
+        "--maxiter", type=int, default=400, metavar="N", help="iterations (default 400)"
+    )
+    train.add_argument(
+        "--method",
+        default="L-BFGS-B",
+        choices=["L-BFGS-B", "CG"],
+        help="SciPy optimiser (default L-BFGS-B)",
+    )
+    train.add_argument(
+        "--seed", type=int, default=0, help="seed of the split and the initial weights (0)"
+    )
     train.add_argument(
         "--plot", metavar="DIR", help="save cost.png (training cost) and hidden_units.png"
     )
     train.set_defaults(run=_train)
-    return parser
 
 
 # ----- demo --------------------------------------------------------------------------------------
@@ -123,7 +232,7 @@ def _demo(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from . import check, ex4
-    from .examples import question_cost_function
+    from .examples import nnCost
 
     console = Console(highlight=False)
     console.rule("1. The course's checkNNGradients, correct network, λ = 0")
@@ -136,26 +245,25 @@ def _demo(args: argparse.Namespace) -> int:
         "    J += lambda_/(2*m) * (sum(Theta1**2) + sum(Theta2**2)\n"
         "                          - (sum(Theta1[:, 0]**2) - sum(Theta2[:, 0]**2)))\n"
     )
-    sizes = (3, 5, 3)
     theta1 = ex4.debug_initialize_weights(5, 3)
     theta2 = ex4.debug_initialize_weights(3, 5)
     X = ex4.debug_initialize_weights(5, 2)
     y = 1 + np.arange(1, 6) % 3
     params = np.concatenate([theta1.ravel(), theta2.ravel()])  # the learner unrolls row-major
-
-    def cost(p: np.ndarray) -> tuple[float, np.ndarray]:
-        return question_cost_function(p, *sizes, X, y, 3.0)
-
-    numgrad = ex4.compute_numerical_gradient(cost, params)
-    grad = cost(params)[1]
+    data = (X, y, 3.0, 3, 5, 3)  # nnCost(nn_params, X, y, lambda_, input, hidden, labels)
+    numgrad = ex4.compute_numerical_gradient(lambda p: nnCost(p, *data), params)
+    grad = nnCost(params, *data)[1]
     rel = np.linalg.norm(numgrad - grad) / np.linalg.norm(numgrad + grad)
     print(
         f"The course's check says: Relative Difference: {rel:g} (should be < 1e-9).\n"
         "But which entries are wrong, and why?\n"
     )
     console.rule("3. gradcheck.check on the learner's cost")
-    print("gradcheck.check(cost, params, blocks={'Theta1': (5, 4), 'Theta2': (3, 6)})\n")
-    report = check(cost, params, blocks={"Theta1": (5, 4), "Theta2": (3, 6)})
+    print(
+        "gradcheck.check(nnCost, params, args=(X, y, 3.0, 3, 5, 3),\n"
+        "                blocks={'Theta1': (5, 4), 'Theta2': (3, 6)})\n"
+    )
+    report = check(nnCost, params, args=data, blocks={"Theta1": (5, 4), "Theta2": (3, 6)})
     print(report)
     return 0
 
@@ -169,13 +277,35 @@ def _check(args: argparse.Namespace) -> int:
     f = _load_function(args.target)
     grad = _load_function(f"{args.target.rsplit(':', 1)[0]}:{args.grad}") if args.grad else None
     x0 = _load_point(Path(args.x0), args.key)
+    kwargs = _bind(f, args.target, _load_args(args.args, args.arg))
     blocks = _parse_blocks(args.blocks) if args.blocks else None
     if args.workers < 0:
         raise UsageError(
             f"--workers must be 0 (serial) or a positive number of processes, got {args.workers}."
         )
+    options = {
+        "blocks": blocks,
+        "order": args.order,
+        "method": args.method,
+        "step": args.step,
+        "mode": args.mode,
+        "rtol": args.rtol,
+        "atol": args.atol,
+        "budget": args.budget,
+        "nondet_tol": args.nondet_tol,
+        "seed": args.seed,
+        "checkpoint": args.checkpoint,
+    }
+    report = _run_check(lambda **more: check(f, x0, grad, kwargs=kwargs, **options, **more), args)
+    print(json.dumps(report.to_dict(), indent=2) if args.json else report)
+    _write_files(report, args, f, x0, kwargs)
+    return 0 if report.ok else 1
+
+
+def _run_check(run: Any, args: argparse.Namespace) -> Any:
+    """Run a check (on --workers processes), sorting errors into usage errors and f's own."""
     executor = None
-    if args.workers:
+    if getattr(args, "workers", 0):
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
@@ -183,68 +313,153 @@ def _check(args: argparse.Namespace) -> int:
             args.workers, mp_context=multiprocessing.get_context("spawn")
         )
     try:
-        report = check(
-            f,
-            x0,
-            grad,
-            blocks=blocks,
-            order=args.order,
-            method=args.method,
-            step=args.step,
-            mode=args.mode,
-            seed=args.seed,
-            executor=executor,
-            workers=args.workers or None,
-            checkpoint=args.checkpoint,
-        )
-    except (ValueError, TypeError) as exc:
-        raise UsageError(str(exc).splitlines()[0]) from None
-    except Exception as exc:  # noqa: BLE001 (f's own error: one line, with where it happened)
-        where = " ".join(getattr(exc, "__notes__", []))
-        raise UsageError(f"f raised {type(exc).__name__}: {exc} {where}".strip()) from None
+        return run(**({"executor": executor, "workers": args.workers} if executor else {}))
+    except Exception as exc:
+        if any("gradcheck: raised while" in n for n in getattr(exc, "__notes__", [])):
+            raise FunctionRaised(exc) from None  # f's own error, raised where we said
+        if isinstance(exc, (ValueError, TypeError)):
+            raise UsageError(str(exc).splitlines()[0]) from None
+        raise
     finally:
         if executor is not None:
             executor.shutdown(cancel_futures=True)
-    print(json.dumps(report.to_dict(), indent=2) if args.json else report)
+
+
+def _write_files(
+    report: Any, args: argparse.Namespace, f: Any, x0: np.ndarray, kwargs: dict[str, Any]
+) -> None:
     try:
         if args.html:
-            Path(args.html).write_text(report.to_html(f=f, x=x0), encoding="utf-8")
+            page = report.to_html(f=f, x=x0, kwargs=kwargs)
+            Path(args.html).write_text(page, encoding="utf-8")
+            print(f"HTML report written to {args.html}")
         if args.png:
             folder = Path(args.png)
             folder.mkdir(parents=True, exist_ok=True)
             for kind in ("heatmap", "scatter", "steps"):
-                extra = {"f": f, "x": x0} if kind == "steps" else {}
+                extra = {"f": f, "x": x0, "kwargs": kwargs} if kind == "steps" else {}
                 report.plot(kind, **extra).savefig(folder / f"{kind}.png", dpi=100)
+            print(f"figures written to {folder}/heatmap.png, scatter.png and steps.png")
     except ImportError as exc:
         raise UsageError(str(exc)) from None
-    return 0 if report.ok else 1
+    except OSError as exc:
+        raise UsageError(f"cannot write {exc.filename}: {exc.strerror}") from None
+
+
+# ----- course ------------------------------------------------------------------------------------
+
+
+def _course(args: argparse.Namespace) -> int:
+    from .course import check_course
+
+    fn = _load_function(args.target)
+    if args.lambda_ < 0:
+        raise UsageError(f"--lambda must be ≥ 0, got {args.lambda_}.")
+    result = _run_check(lambda: check_course(fn, args.lambda_, order=args.order), args)
+    print(json.dumps(result.to_dict(), indent=2) if args.json else result)
+    return 0 if result.ok else 1
+
+
+# ----- reading the user's files ------------------------------------------------------------------
 
 
 def _load_function(target: str) -> Any:
+    """``MODULE_OR_FILE:FUNCTION``, imported from the current folder like ``python -m`` does."""
     if ":" not in target:
         raise UsageError(f"expected MODULE_OR_FILE:FUNCTION, e.g. mymodule:cost, got {target!r}.")
     where, name = target.rsplit(":", 1)
+    if str(Path.cwd()) not in sys.path:
+        sys.path.insert(0, str(Path.cwd()))
     try:
         if where.endswith(".py") or Path(where).is_file():
-            path = Path(where)
-            if not path.is_file():
-                raise UsageError(f"no such file: {where}")
-            spec = importlib.util.spec_from_file_location(path.stem, path)
-            if spec is None or spec.loader is None:
-                raise UsageError(f"cannot import {where}")
-            module = importlib.util.module_from_spec(spec)
-            # Importable by name, so that worker processes (--workers) can unpickle its functions.
-            sys.path.insert(0, str(path.parent.resolve()))
-            sys.modules[spec.name] = module
-            spec.loader.exec_module(module)
+            module = _import_file(where)
         else:
             module = importlib.import_module(where)
-    except ImportError as exc:
-        raise UsageError(f"cannot import {where!r}: {exc}") from None
+    except UsageError:
+        raise
+    except Exception as exc:  # noqa: BLE001 (a syntax error, an import error, an error at import)
+        detail = f"{type(exc).__name__}: {exc}".splitlines()[0]
+        raise UsageError(f"cannot import {where}: {detail}") from None
+    found = getattr(module, name, None)
+    if found is None:
+        raise UsageError(f"{where} has no function {name!r}.")
+    if not callable(found):
+        raise UsageError(f"{where}:{name} is a {type(found).__name__}, not a function.")
+    return found
+
+
+def _import_file(where: str) -> Any:
+    path = Path(where)
+    if not path.is_file():
+        raise UsageError(f"no such file: {where}")
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    if spec is None or spec.loader is None:
+        raise UsageError(f"cannot import {where}")
+    module = importlib.util.module_from_spec(spec)
+    # Importable by name, so that worker processes (--workers) can unpickle its functions.
+    sys.path.insert(0, str(path.parent.resolve()))
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _load_args(path: str | None, pairs: list[str]) -> dict[str, Any]:
+    """Named values from ``--args FILE`` (.npz or .mat) and ``--arg NAME=VALUE``."""
+    values: dict[str, Any] = {}
+    if path is not None:
+        file = Path(path)
+        if not file.is_file():
+            raise UsageError(f"--args: no such file: {path}")
+        if file.suffix.lower() == ".npz":
+            with np.load(file) as data:
+                values.update({k: data[k] for k in data.files})
+        elif file.suffix.lower() == ".mat":
+            from scipy.io import loadmat
+
+            data = {k: v for k, v in loadmat(file).items() if not k.startswith("__")}
+            # A MATLAB scalar is a 1×1 array: pass it as a number.
+            values.update({k: v.item() if v.size == 1 else v for k, v in data.items()})
+        else:
+            raise UsageError(f"--args must be a .npz or .mat file, got {file.name}.")
+    for pair in pairs:
+        name, sep, text = pair.partition("=")
+        if not sep or not name.isidentifier():
+            raise UsageError(f"--arg expects NAME=VALUE, e.g. --arg lambda_=3, got {pair!r}.")
+        values[name] = _scalar(text)
+    return values
+
+
+def _scalar(text: str) -> Any:
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return {"true": True, "false": False}.get(text.lower(), text)
+
+
+def _bind(f: Any, target: str, values: dict[str, Any]) -> dict[str, Any]:
+    """The named values as keyword arguments of f, after x: unknown or missing names are errors."""
     try:
-        return getattr(module, name)
-    except AttributeError:
-        raise UsageError(f"{where} has no function {name!r}.") from None
+        params = list(inspect.signature(f).parameters.values())
+    except (TypeError, ValueError):
+        return values
+    takes_any = any(p.kind == p.VAR_KEYWORD for p in params)
+    rest = [p for p in params[1:] if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    names = [p.name for p in rest]
+    unknown = [k for k in values if k not in names]
+    if unknown and not takes_any:
+        raise UsageError(
+            f"{target} has no parameter {', '.join(map(repr, unknown))}; after x it takes "
+            f"({', '.join(names) or 'nothing'})."
+        )
+    missing = [p.name for p in rest if p.default is p.empty and p.name not in values]
+    if missing:
+        raise UsageError(
+            f"{target} needs {', '.join(missing)} after x: pass them with --args FILE (named "
+            "arrays) or --arg NAME=VALUE."
+        )
+    return values
 
 
 def _load_point(path: Path, key: str | None) -> np.ndarray:

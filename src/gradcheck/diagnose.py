@@ -19,12 +19,21 @@ explains every item of its scope within the error model. What no hypothesis expl
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .layout import Layout, Order, entries, entry_name, entry_names, scope_name, set_name
+from .layout import (
+    Layout,
+    Order,
+    entries,
+    entry_name,
+    entry_names,
+    pattern,
+    scope_name,
+    set_name,
+)
 from .noise import EPS
 from .report import Diagnosis
 
@@ -475,7 +484,25 @@ def diagnose(
                 headline="the directional test failed, but no wrong entry could be isolated",
             )
         )
-    return found, kink_warning(c.kinks, layout)
+    return [_with_order_hint(d, layout) for d in found], kink_warning(c.kinks, layout)
+
+
+def _with_order_hint(d: Diagnosis, layout: Layout | None) -> Diagnosis:
+    """When the entries are scattered under the given order but a clean pattern (a column, a
+    row, a block) under the other, say so: the layout, not the maths, is likely wrong."""
+    if layout is None or d.indices is None or d.indices.size < 2:
+        return d
+    if pattern(layout, d.indices) is not None:
+        return d
+    other: Order = "F" if layout.order == "C" else "C"
+    there = pattern(Layout(layout.blocks, order=other), d.indices)
+    if there is None:
+        return d
+    hint = (
+        f" These entries are {there} if the blocks are unrolled in {other} order: did you mean "
+        f"order='{other}'?"
+    )
+    return replace(d, message=d.message + hint)
 
 
 def nonfinite_entries(idx: np.ndarray, layout: Layout | None, what: str) -> Diagnosis:

@@ -209,11 +209,27 @@ def set_name(layout: Layout | None, idx: np.ndarray) -> str:
     for name, shape in layout.blocks.items():
         mine = np.sort(idx[np.isin(idx, layout.indices(name))])
         if mine.size:
-            parts.append(_block_set_name(layout, name, shape, mine))
+            parts.append(_block_pattern(layout, name, shape, mine) or entry_names(layout, mine))
     return "; ".join(parts)
 
 
-def _block_set_name(layout: Layout, name: str, shape: tuple[int, ...], idx: np.ndarray) -> str:
+def pattern(layout: Layout, idx: np.ndarray) -> str | None:
+    """The set's name when, in every block it touches, it is a whole pattern (the block, a
+    row, a column, all but the bias column); None when it is scattered."""
+    parts = []
+    for name, shape in layout.blocks.items():
+        mine = np.sort(idx[np.isin(idx, layout.indices(name))])
+        if mine.size:
+            found = _block_pattern(layout, name, shape, mine)
+            if found is None or mine.size < 2:
+                return None
+            parts.append(found)
+    return "; ".join(parts) or None
+
+
+def _block_pattern(
+    layout: Layout, name: str, shape: tuple[int, ...], idx: np.ndarray
+) -> str | None:
     size = math.prod(shape)
     count = entries(idx.size)
     if idx.size == size and size > 1:
@@ -228,4 +244,4 @@ def _block_set_name(layout: Layout, name: str, shape: tuple[int, ...], idx: np.n
             return f"{name}[{int(rows[0])}, :] (row, {count})"
         if np.all(cols > 0) and idx.size == shape[0] * (shape[1] - 1) and shape[1] > 1:
             return f"{name}[:, 1:] (all but the bias column, {count})"
-    return entry_names(layout, idx)
+    return None

@@ -123,10 +123,12 @@ class Findings(NamedTuple):
 
 @dataclass(frozen=True)
 class Extension:
-    """What a caller of :func:`run` adds: notes, and diagnoses made from the findings."""
+    """What a caller of :func:`run` adds: notes, diagnoses made from the findings, and words of
+    its own for a diagnosis (the course check states κ in units of λ/m)."""
 
     notes: tuple[str, ...] = ()
     explain: Callable[[Findings], tuple[list[Diagnosis], list[str]]] | None = None
+    reword: Callable[[Diagnosis], Diagnosis] | None = None
 
 
 @dataclass(frozen=True)
@@ -484,6 +486,8 @@ def _report(
     tol = judged.tol if judged is not None else Tolerances(float("nan"), float("nan"))
     if extension is not None:
         notes += extension.notes
+        if extension.reword is not None:
+            diagnoses = [extension.reword(d) for d in diagnoses]
         if extension.explain is not None:
             found = Findings(ev, problem, c.mode, c.mismatched, diagnoses, tol)
             more, more_notes = extension.explain(found)

@@ -64,7 +64,12 @@ class _Call:
     def __init__(self, ev: Evaluator, problem: Problem, where: str) -> None:
         out = ev.at(problem.x, where)
         self.cost = float(np.real(as_scalar(out.cost)))
-        raw = problem.raw_gradient(out.grad, problem.x)
+        try:
+            raw = problem.raw_gradient(out.grad, problem.x)
+        except Exception as exc:
+            if problem.grad is not None:  # the user's grad raised: say where, as for f
+                exc.add_note(f"gradcheck: raised while evaluating grad {where}.")
+            raise
         self.gradient = problem.validated(raw)
         self.low = np.asarray(raw).dtype in (np.float32, np.float16)
         self.seen = out.seen
