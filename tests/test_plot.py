@@ -49,16 +49,24 @@ def test_heatmap_outlines_exactly_the_mismatched_entries(question_report):
     np.testing.assert_allclose(image, np.log10(np.maximum(rel, 1e-16)))
 
 
-def test_scatter_has_every_checked_entry_and_highlights_the_wrong_ones(question_report):
+def test_scatter_shows_the_ratio_so_a_factor_stands_out(question_report):
     ax = question_report.plot("scatter").axes[0]
     agree, wrong = ax.collections[0].get_offsets(), ax.collections[1].get_offsets()
     assert len(agree) == 35
     assert len(wrong) == 3
-    np.testing.assert_array_equal(
-        np.sort(wrong[:, 0]), np.sort(question_report.numeric[[20, 26, 32]])
+    r = question_report
+    np.testing.assert_allclose(
+        np.sort(wrong[:, 1]), np.sort(r.analytic[[20, 26, 32]] / r.numeric[[20, 26, 32]])
     )
-    assert ax.get_xscale() == ax.get_yscale() == "symlog"
-    assert (ax.get_xlabel(), ax.get_ylabel()) == ("numeric", "analytic")
+    np.testing.assert_allclose(agree[:, 1], 1.0, atol=1e-5)  # right entries sit at 1
+    assert (ax.get_xscale(), ax.get_yscale()) == ("log", "symlog")
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("|numeric derivative|", "analytic / numeric")
+
+
+def test_a_factor_of_two_sits_at_two_in_the_scatter():
+    f = lambda x: (float(x @ x), 4 * x)
+    ax = gradcheck.check(f, np.arange(1.0, 5.0)).plot("scatter").axes[0]
+    np.testing.assert_allclose(ax.collections[1].get_offsets()[:, 1], 2.0)
 
 
 def test_error_versus_step_shows_round_off_and_truncation(question_report):
@@ -71,7 +79,9 @@ def test_error_versus_step_shows_round_off_and_truncation(question_report):
     good = [
         line
         for line in ax.get_lines()
-        if line.get_label()[0] != "_" and "(" not in line.get_label()
+        if line.get_label()[0] != "_"
+        and "(" not in line.get_label()
+        and line.get_label() != "step the check used"
     ]
     assert len(good) == 1
     errors = np.asarray(good[0].get_ydata())

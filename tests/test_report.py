@@ -25,10 +25,11 @@ def _buggy_report():
 
 def test_str_names_entries_and_blocks():
     text = str(_buggy_report())
-    first = text.splitlines()[0]
-    assert first.startswith("gradcheck FAIL: 1 of 10 entries wrong")
-    assert "evaluations" in first
-    assert "relative difference (Ng)" in first
+    first, second = text.splitlines()[:2]
+    # what is wrong and where first; how the check was made on the second line
+    assert first == "gradcheck FAIL: 1 of 10 entries wrong — localized in b[3]"
+    assert "evaluations" in second
+    assert "relative difference (Ng)" in second
     assert "b[3]" in text
     assert "✗" in text
     assert "  A           2×3" in text

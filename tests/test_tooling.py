@@ -29,9 +29,7 @@ def test_the_tool_finds_nothing(command):
 
 
 def test_a_clone_without_the_course_weights_skips_those_tests_and_passes(tmp_path):
-    env = {
-        k: v for k, v in os.environ.items() if k not in ("GRADCHECK_REQUIRE_COURSE_DATA",)
-    }
+    env = {k: v for k, v in os.environ.items() if k not in ("GRADCHECK_REQUIRE_COURSE_DATA",)}
     env["GRADCHECK_COURSE_WEIGHTS"] = str(tmp_path / "absent.mat")
     command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_ex4.py"]
     result = subprocess.run(

@@ -1,7 +1,7 @@
 """Figures of a gradient check (matplotlib, the ``plot`` extra, imported lazily).
 
 - ``heatmap``: per block, log10 of the relative error, mismatched entries outlined;
-- ``scatter``: numeric against analytic on symmetric-log axes, with y = x;
+- ``scatter``: analytic / numeric against |numeric|, so that a factor (2, −1, 1/m) stands out;
 - ``steps``: the error of the central difference against the step, for the worst entries and a
   well-behaved one, with the slopes of truncation (h²) and round-off (1/h) and the step used.
 
@@ -115,30 +115,38 @@ def heatmap(report: Report) -> Figure:
 
 
 def scatter(report: Report) -> Figure:
-    """Numeric against analytic on symmetric-log axes, y = x, mismatches in red."""
+    """Analytic / numeric for every checked entry against |numeric|: right entries on the line at
+    1, a sign error at −1, a missing factor at its level, wrong entries in red."""
     Figure = _pyplot()
-    fig = Figure(figsize=(5.5, 5), layout="constrained")
+    fig = Figure(figsize=(6.5, 4.8), layout="constrained")
     ax = fig.add_subplot()
     idx = report.checked
-    wrong = np.isin(idx, report.mismatched)
     n, a = report.numeric[idx], report.analytic[idx]
-    ax.scatter(n[~wrong], a[~wrong], s=10, color="tab:blue", label="agree")
-    ax.scatter(n[wrong], a[wrong], s=30, color="red", marker="x", label="wrong")
-    finite = np.concatenate([n, a])
-    lim = float(np.max(np.abs(finite))) * 1.5 if finite.size else 1.0
-    nonzero = np.abs(finite[finite != 0])
-    linthresh = float(np.percentile(nonzero, 10)) if nonzero.size else 1e-8
-    ax.plot([-lim, lim], [-lim, lim], color="gray", linewidth=1, label="y = x")
-    # Ticks at whole decades beyond the linear zone and at 0, so that labels never crowd.
-    decades = 10.0 ** np.arange(np.ceil(np.log10(linthresh)) + 1, np.floor(np.log10(lim)) + 1)
-    ticks = np.concatenate([-decades[::-1], [0.0], decades])
-    for axis in ("x", "y"):
-        getattr(ax, f"set_{axis}scale")("symlog", linthresh=linthresh)
-        getattr(ax, f"set_{axis}ticks")(ticks)
-    ax.set_xlabel("numeric")
-    ax.set_ylabel("analytic")
-    ax.set_title("analytic against numeric gradient")
-    ax.legend(loc="upper left")
+    shown = n != 0
+    wrong = np.isin(idx, report.mismatched)[shown]
+    size, ratio = np.abs(n[shown]), a[shown] / n[shown]
+    ax.scatter(size[~wrong], ratio[~wrong], s=10, color="tab:blue", label="agree")
+    ax.scatter(size[wrong], ratio[wrong], s=40, color="red", marker="x", label="wrong")
+    for level, style, label in ((1.0, "-", "analytic = numeric"), (-1.0, "--", "opposite sign")):
+        ax.axhline(level, color="gray", linestyle=style, linewidth=1, label=label)
+    ax.set_xscale("log")
+    # Linear between −1 and 1 (a factor ½ or a zero shows), logarithmic beyond (a factor 5000).
+    ax.set_yscale("symlog", linthresh=1.0)
+    low = min(-1.5, float(np.min(ratio, initial=0.0)) * 1.5)
+    high = max(2.0, float(np.max(ratio, initial=0.0)) * 1.5)
+    ax.set_ylim(low, high)
+    from matplotlib.ticker import FuncFormatter
+
+    beyond = 10.0 ** np.arange(1, np.floor(np.log10(max(abs(low), high))) + 1)
+    ticks = np.concatenate([-beyond[::-1], [-1.0, -0.5, 0.0, 0.5, 1.0, 2.0], beyond])
+    ax.set_yticks(ticks[(ticks >= low) & (ticks <= high)])
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.set_xlabel("|numeric derivative|")
+    ax.set_ylabel("analytic / numeric")
+    hidden = int(np.count_nonzero(~shown))
+    note = f" ({hidden} entries with numeric 0 not shown)" if hidden else ""
+    ax.set_title(f"analytic / numeric per entry{note}")
+    ax.legend(loc="best", fontsize=8)
     return fig
 
 
@@ -235,7 +243,8 @@ def steps(
     )
     ax.set_xlabel("step h")
     ax.set_ylabel("|central difference − analytic|")
-    ax.set_title("error against step (dotted: the step used)")
+    ax.set_title("error against step: a V for a right entry, flat for a wrong one")
+    ax.plot([], [], color="black", linestyle=":", linewidth=1, label="step the check used")
     ax.legend(fontsize=8)
     return fig
 

@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .differences import SCHEMES, scheme_of
-from .layout import shape_text
+from .layout import set_name, shape_text
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .report import Report
+    from .report import Diagnosis, Report
 
 
 def _method_text(report: Report) -> str:
@@ -39,10 +39,13 @@ def _step_text(report: Report) -> str:
     return "not run"
 
 
+PROBE_KINDS = ("stateful", "nondeterministic", "mutates_input", "nonfinite")
+
+
 def headline(report: Report) -> str:
-    """What was found, in words: the verdict's reason without the method details."""
-    n = report.numeric.size
-    wrong = report.mismatched.size
+    """What was found, in plain words: the verdict's reason, what is wrong and where."""
+    n, wrong = report.numeric.size, report.mismatched.size
+    failing = [d for d in report.diagnoses if d.severity == "fail"]
     if report.mode == "directional":
         found = (
             f"{wrong} wrong entr{'y' if wrong == 1 else 'ies'} found among {n}"
@@ -53,29 +56,49 @@ def headline(report: Report) -> str:
         found = f"{wrong} of {report.checked.size} entries wrong"
     else:
         found = f"all {report.checked.size} entries checked agree"
-    if report.ok or wrong:
+    if report.ok:
         return found
-    # Failed with no wrong entry: the cause is f itself (or the work was cut short); say so.
-    failing = [d for d in report.diagnoses if d.severity == "fail"]
     if not failing:
         return f"{report.incomplete or 'the check did not finish'}; {found}"
-    cause = failing[0].headline or f"{failing[0].kind}: {failing[0].message.split('.')[0]}"
-    if report.mode == "none" or (not report.checked.size and report.mode != "directional"):
-        return cause
-    return f"{cause}; {found} within tolerance"
+    first = failing[0]
+    if first.kind not in PROBE_KINDS and wrong:
+        return f"{found} — {first.kind} in {_where(report, first)}"
+    cause = first.headline or f"{first.kind}: {first.message.split('.')[0]}"
+    # f itself is at fault: say so, and what the comparison found nonetheless.
+    compared = report.checked.size or report.mode == "directional"
+    if first.kind in PROBE_KINDS and compared and not wrong:
+        return f"{cause}; {found} within tolerance"
+    return cause
+
+
+def _where(report: Report, d: Diagnosis) -> str:
+    if d.indices is None or not d.indices.size:
+        return d.block or "the gradient"
+    where = set_name(report.layout, d.indices)
+    return where if len(where) <= 70 else f"{where[:67]}…"
 
 
 def summary(report: Report) -> str:
-    """The one-line verdict."""
+    """The verdict in plain words (what is wrong, where), then how the check was made."""
     verdict = "PASS" if report.ok else "FAIL"
     warnings = [d.kind for d in report.diagnoses if d.severity == "warning"]
     extra = f"; warnings: {', '.join(warnings)}" if warnings else ""
+    return f"gradcheck {verdict}: {headline(report)}{extra}\n  {details(report)}"
+
+
+def details(report: Report) -> str:
+    """How the check was made: Ng's number, evaluations, time, method, steps, mode."""
     return (
-        f"gradcheck {verdict}: {headline(report)}; relative difference (Ng) "
-        f"{fmt(report.relative_difference)}; {report.evaluations} evaluations in "
-        f"{report.seconds:.2f} s; {_method_text(report)}, {_step_text(report)}; "
-        f"{report.mode} mode{extra}"
+        f"relative difference (Ng) {fmt(report.relative_difference)}; {report.evaluations} "
+        f"evaluations in {report.seconds:.2f} s; {_method_text(report)}, {_step_text(report)}; "
+        f"{report.mode} mode"
     )
+
+
+LEGEND = (
+    "abs err = |analytic − numeric|; allowed = the error model's tolerance for that entry; "
+    "✗ = wrong (abs err > allowed)"
+)
 
 
 def text(report: Report) -> str:
@@ -101,24 +124,48 @@ def text(report: Report) -> str:
         rel = report.relative_errors
         lines += [
             "",
-            "Worst entries:" if wrong else "Closest to tolerance:",
+            "Worst entries:" if wrong else "Closest to their tolerance:",
             (
-                f"  {'entry':<16}{'numeric':>13}{'analytic':>13}{'abs err':>11}{'rel err':>10}"
-                f"{'tolerance':>11}{'step':>10}"
+                f"  {'entry':<16}{'numeric':>13}{'analytic':>13}{'abs err':>11}{'allowed':>11}"
+                f"{'rel err':>10}{'step':>10}"
             ),
         ]
         for i in worst:
             lines.append(
                 f"  {report.name(i):<16}{fmt(report.numeric[i], 13)}{fmt(report.analytic[i], 13)}"
-                f"{fmt(abs(report.analytic[i] - report.numeric[i]), 11)}{fmt(rel[i], 10)}"
-                f"{fmt(report.tolerance[i], 11)}{fmt(report.step[i], 10)}"
+                f"{fmt(abs(report.analytic[i] - report.numeric[i]), 11)}"
+                f"{fmt(report.tolerance[i], 11)}{fmt(rel[i], 10)}{fmt(report.step[i], 10)}"
                 f"{' ✗' if int(i) in wrong else ''}"
             )
+        lines.append(f"  {LEGEND}")
     lines += [f"Note: {n}" for n in report.notes]
     return "\n".join(lines)
 
 
 # ----- HTML ---------------------------------------------------------------------------------------
+
+
+CAPTIONS = {
+    "heatmap": "Relative error of every entry, block by block (log10; dark is good). Wrong "
+    "entries are outlined in red: look for a pattern — a column (the bias column?), a row (one "
+    "unit), a whole block (a missing factor, a sign) — rather than scattered points.",
+    "scatter": "Analytic / numeric for every entry, against the size of the numeric derivative. "
+    "Right entries sit on the line at 1; a wrong sign sits at −1, a missing factor at a constant "
+    "level (2, ½, 1/m), wrong entries (red) elsewhere.",
+    "steps": "Error of the central difference against its step, for the worst entries and a "
+    "well-behaved one (log–log). A right entry draws a V: round-off on the left (slope −1), "
+    "truncation on the right (slope 2); the dotted line marks the step the check used, near the "
+    "bottom. A wrong entry stays flat, far above: no step makes it agree.",
+}
+STYLE = (
+    "body{font-family:sans-serif;margin:2em;max-width:70em}"
+    "table{border-collapse:collapse;margin:.5em 0}"
+    "td,th{border:1px solid #ccc;padding:2px 8px;text-align:right}"
+    "td:first-child,th:first-child{text-align:left}"
+    "tr.wrong td{background:#ffebe9;color:#82071e;font-weight:bold}"
+    ".verdict.fail{color:#cf222e}.verdict.pass{color:#1a7f37}.details{color:#555}"
+    "figure{margin:1em 0}figcaption{color:#444;max-width:60em}img{max-width:100%}"
+)
 
 
 def html_page(
@@ -131,15 +178,14 @@ def html_page(
         kinds = ("heatmap", "scatter") + (("steps",) if again else ())
     body = html_body(report, kinds, again=again)
     return (
-        "<!DOCTYPE html><html><head><meta charset='utf-8'><title>gradcheck report</title>"
-        "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
-        "td,th{border:1px solid #ccc;padding:2px 8px;text-align:right}img{max-width:100%}"
-        "</style></head><body><h1>gradcheck report</h1>" + body + "</body></html>"
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+        f"<title>gradcheck report</title><style>{STYLE}</style></head><body>"
+        "<h1>gradcheck report</h1>" + body + "</body></html>"
     )
 
 
 def html_fragment(report: Report) -> str:
-    """For Jupyter: the summary, tables and, when matplotlib is there, the heatmap."""
+    """For Jupyter: the verdict, diagnoses, tables and, when matplotlib is there, the heatmap."""
     try:
         import matplotlib  # noqa: F401
     except ImportError:
@@ -150,65 +196,87 @@ def html_fragment(report: Report) -> str:
 def html_body(
     report: Report, kinds: tuple[str, ...], *, again: Mapping[str, Any] | None = None
 ) -> str:
-    colour = "#1a7f37" if report.ok else "#cf222e"
-    verdict = html.escape(summary(report))
-    parts = [f"<div class='gradcheck-report'><p style='color:{colour}'><b>{verdict}</b></p>"]
+    """Sections: verdict, diagnoses, blocks, entries, figures, notes."""
+    e = html.escape
+    state = "pass" if report.ok else "fail"
+    head, _, rest = summary(report).partition("\n")
+    parts = [
+        "<div class='gradcheck-report'><h2>Verdict</h2>",
+        f"<p class='verdict {state}'><b>{e(head)}</b></p><p class='details'>{e(rest.strip())}</p>",
+    ]
     if report.diagnoses:
         items = "".join(
-            f"<li><code>{html.escape(d.kind)}</code> {html.escape(d.message)}</li>"
+            f"<li><code>{e(d.kind)}</code> ({e(d.severity)}) {e(d.message)}</li>"
             for d in report.diagnoses
         )
-        parts.append(f"<ul>{items}</ul>")
+        parts.append(f"<h2>Diagnoses</h2><ul>{items}</ul>")
     blocks = report.blocks()
     if blocks:
-        parts.append(
-            _table(
-                ["block", "shape", "checked", "wrong", "worst rel err"],
+        rows = [
+            (
                 [
-                    [
-                        b["name"],
-                        shape_text(tuple(b["shape"])),
-                        b["checked"],
-                        b["wrong"],
-                        fmt(b["worst_relative_error"]),
-                    ]
-                    for b in blocks
+                    b["name"],
+                    shape_text(tuple(b["shape"])),
+                    b["checked"],
+                    b["wrong"],
+                    fmt(b["worst_relative_error"]),
                 ],
+                b["wrong"] > 0,
             )
-        )
-    rel = report.relative_errors
-    parts.append(
-        _table(
-            ["entry", "numeric", "analytic", "abs err", "rel err", "tolerance", "step"],
-            [
-                [
-                    report.name(i),
-                    fmt(report.numeric[i]),
-                    fmt(report.analytic[i]),
-                    fmt(abs(report.analytic[i] - report.numeric[i])),
-                    fmt(rel[i]),
-                    fmt(report.tolerance[i]),
-                    fmt(report.step[i]),
-                ]
-                for i in report.worst()
-            ],
-        )
-    )
-    for kind in kinds:
-        if kind == "steps" and not report.checked.size:
-            continue
+            for b in blocks
+        ]
+        header = ["block", "shape", "checked", "wrong", "worst rel err"]
+        parts.append("<h2>Blocks</h2>" + _table(header, rows))
+    parts.append(_entries_html(report))
+    figures = [k for k in kinds if k != "steps" or report.checked.size]
+    if figures:
+        parts.append("<h2>Figures</h2>")
+    for kind in figures:
         from .plot import img_tag, plot
 
         extra = dict(again or {}) if kind == "steps" else {}
-        parts.append(f"<h3>{kind}</h3>" + img_tag(plot(report, kind, **extra), kind))
-    notes = "".join(f"<p>Note: {html.escape(n)}</p>" for n in report.notes)
-    return "".join(parts) + notes + "</div>"
+        parts.append(
+            f"<figure><h3>{kind}</h3>{img_tag(plot(report, kind, **extra), kind)}"
+            f"<figcaption>{e(CAPTIONS[kind])}</figcaption></figure>"
+        )
+    if report.notes:
+        parts.append("<h2>Notes</h2>" + "".join(f"<p>{e(n)}</p>" for n in report.notes))
+    return "".join(parts) + "</div>"
 
 
-def _table(header: list[str], rows: list[list[Any]]) -> str:
+def _entries_html(report: Report) -> str:
+    wrong = set(report.mismatched.tolist())
+    rel = report.relative_errors
+    rows = [
+        (
+            [
+                report.name(i) + (" ✗" if int(i) in wrong else ""),
+                fmt(report.numeric[i]),
+                fmt(report.analytic[i]),
+                fmt(abs(report.analytic[i] - report.numeric[i])),
+                fmt(report.tolerance[i]),
+                fmt(rel[i]),
+                fmt(report.step[i]),
+            ],
+            int(i) in wrong,
+        )
+        for i in report.worst()
+    ]
+    title = "Worst entries" if wrong else "Entries closest to their tolerance"
+    header = ["entry", "numeric", "analytic", "abs err", "allowed", "rel err", "step"]
+    return (
+        f"<h2>{title}</h2>" + _table(header, rows) + f"<p class='details'>{html.escape(LEGEND)}</p>"
+    )
+
+
+def _table(header: list[str], rows: list[tuple[list[Any], bool]]) -> str:
     head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    marked = " class='wrong'"
     body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in r) + "</tr>" for r in rows
+        f"<tr{marked if bad else ''}>"
+        + "".join(f"<td>{html.escape(str(c))}</td>" for c in cells)
+        + "</tr>"
+        for cells, bad in rows
     )
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 

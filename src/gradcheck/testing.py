@@ -24,7 +24,8 @@ def assert_gradient(f: Callable[[np.ndarray], Any], x: Any, **check_kwargs: Any)
     >>> assert_gradient(lambda x: (float(x @ x), x), np.ones(3))
     Traceback (most recent call last):
     ...
-    AssertionError: gradcheck FAIL: 3 of 3 entries wrong; ...
+    AssertionError: gradcheck FAIL: 3 of 3 entries wrong — scale in x[0], x[1], x[2]
+    ...
     """
     report = check(f, x, **check_kwargs)
     if not report.ok:
