@@ -8,6 +8,7 @@ import pytest
 
 import gradcheck
 from gradcheck.differences import METHODS
+from gradcheck.directional import DIRECTIONS
 from gradcheck.report import MODES, SEVERITY, STEP_POLICIES, Diagnosis
 
 from . import functions
@@ -82,7 +83,7 @@ def test_method_mode_and_step_policy_are_fixed_words(options, method, mode, poli
     assert d["method"] in METHODS
     assert d["mode"] in MODES
     assert d["step_policy"] in STEP_POLICIES
-    assert d["directions"] == (10 if mode == "directional" else 0)
+    assert d["directions"] == (DIRECTIONS if mode == "directional" else 0)
 
 
 def test_nothing_compared_is_said_in_the_fixed_words():

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -67,6 +67,7 @@ class View:
     layout: Layout | None
     block: str | None
     by_entry: bool  # entries (suspects exactly known) or directions
+    label: str | None = None  # the scope's name when it is not a block (a row, a column)
 
     def fits(self, lhs: np.ndarray, rhs: np.ndarray, scale: float = 1.0) -> bool:
         """Whether ``lhs ≈ rhs`` on every item within the error model."""
@@ -88,7 +89,7 @@ class View:
 
     @property
     def name(self) -> str:
-        return scope_name(self.layout, self.block)
+        return self.label or scope_name(self.layout, self.block)
 
 
 def entry_view(
@@ -126,28 +127,37 @@ def direction_view(
     analytic_items: np.ndarray,
     tolerance: np.ndarray,
     rtol: float,
-    directions: list[tuple[np.ndarray, np.ndarray]],
+    directions: list[Callable[[], tuple[Any, np.ndarray]]],
     analytic: np.ndarray,
     x: np.ndarray,
     layout: Layout | None,
     block: str | None,
+    scope: np.ndarray | None = None,
+    label: str | None = None,
 ) -> View:
-    """Directions ``(indices, values)`` over the scope (a block's entries, or all of them)."""
-    scope = layout.indices(block) if block is not None and layout is not None else None
-    scope = np.arange(analytic.size) if scope is None else scope
+    """Directions over a scope: a block's entries, all of them, or ``scope`` (a row, a column,
+    named ``label``). Each direction is a callable giving ``(indices, values)``, drawn when
+    needed, so that no direction of n entries is kept."""
+    if scope is None and block is not None and layout is not None:
+        scope = layout.indices(block)
+
+    def project(vector: np.ndarray) -> np.ndarray:
+        return np.array([vector[idx] @ v for idx, v in (d() for d in directions)])
+
     return View(
         observed=numeric,
         analytic_items=analytic_items,
         tolerance=tolerance,
         rtol=rtol,
-        project=lambda v: np.array([v[idx] @ w for idx, w in directions]),
-        scope=scope,
-        suspects=scope,
+        project=project,
+        scope=np.arange(analytic.size) if scope is None else scope,
+        suspects=np.arange(analytic.size) if scope is None else scope,
         analytic=analytic,
         x=x,
         layout=layout,
         block=block,
         by_entry=False,
+        label=label,
     )
 
 
@@ -264,30 +274,39 @@ def reordered(
 
 
 def _regularization(view: View) -> Diagnosis | None:
+    """numeric − analytic = κ·x on a set S of entries: fitted on each candidate set; of those
+    that fit every item, the one that fits best (a bias column, not the whole block around it)."""
+    best: tuple[float, np.ndarray, float] | None = None
     for subset in _regularization_sets(view):
-        # numeric − analytic = κ·x on the subset, seen on each item: κ·(x restricted)·item.
+        # Seen on each item: κ·(x restricted to S), projected like the gradient.
         xs = view.on(view.x, subset)
         xx = float(xs @ xs)
         if xx == 0:
             continue
-        kappa = float(xs @ (view.observed - view.analytic_items)) / xx
-        if kappa != 0 and view.fits(view.analytic_items, view.observed - kappa * xs):
-            return _regularization_diagnosis(view, subset, kappa)
-    return None
+        residual = view.observed - view.analytic_items
+        kappa = float(xs @ residual) / xx
+        if kappa == 0 or not view.fits(view.analytic_items, view.observed - kappa * xs):
+            continue
+        misfit = float(np.sum(((residual - kappa * xs) / view.tolerance) ** 2))
+        if best is None or misfit < best[0]:
+            best = (misfit, subset, kappa)
+    return None if best is None else _regularization_diagnosis(view, best[1], best[2])
 
 
 def _regularization_sets(view: View) -> list[np.ndarray]:
-    """Where an L2 term typically goes missing: the suspects (entries), or, along directions,
-    the whole scope, a block's bias column and the rest of the block."""
+    """Where an L2 term typically goes missing: the suspects (entries); along directions, the
+    scope, and — for the whole vector or a block — its bias columns and the rest."""
     if view.by_entry:
         return [view.suspects]
     sets = [view.scope]
-    layout, block = view.layout, view.block
-    if layout is not None and block is not None:
-        shape = layout.blocks[block]
-        if len(shape) == 2 and shape[1] > 1:
-            bias = np.sort(layout.column(block, 0))
-            sets += [bias, np.setdiff1d(view.scope, bias)]
+    layout = view.layout
+    if layout is None or view.label is not None:
+        return sets
+    names = [view.block] if view.block is not None else list(layout.names)
+    matrices = [b for b in names if len(layout.blocks[b]) == 2 and layout.blocks[b][1] > 1]
+    if matrices:
+        bias = np.sort(np.concatenate([layout.column(b, 0) for b in matrices]))
+        sets += [bias, np.setdiff1d(view.scope, bias)]
     return sets
 
 

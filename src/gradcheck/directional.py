@@ -1,38 +1,55 @@
-"""Directional mode: a verdict from a few random directions, then adaptive group testing.
+"""Directional mode: a verdict from three random directions, then structured group testing.
 
 For a direction v, the central difference ``(f(x + s·v) − f(x − s·v)) / (2s)`` estimates ∇f·v
 at the cost of two evaluations, whatever the dimension, and is compared with ``analytic·v``
 under the same error model as single entries (:meth:`gradcheck.compare.Tolerances.allowed`).
 
-Directions have random signs and magnitudes: ``v_i = ±u_i·max(1, |x_i|)`` with ``u_i`` uniform
-in [0.5, 1.5]. A single wrong entry changes ∇f·v by ``δ·v_i``, never zero, so it is seen by every
-direction once ``|δ·v_i|`` exceeds the tolerance. Several wrong entries can cancel only when
-their weighted sum nearly vanishes, an event of probability about ``tolerance / |δ|`` for each
-direction; ``DIRECTIONS = 10`` independent directions make a miss of errors 10× above tolerance
-less likely than ~1e-10.
+Directions. ``v_i = ±u_i·max(1, |x_i|)`` with a random sign and ``u_i`` uniform in [0.5, 1.5].
+They are never stored: a direction is a seed, and the values on any range of its entries are
+drawn again when needed (``PCG64.advance`` skips to the range), so that the memory of a check
+stays a few vectors whatever n.
+
+Why three directions are enough. Let δ = analytic − ∇f, and τ the tolerance along v. The test
+along v misses δ only if ``|δ·v| ≤ τ``. Condition on every term of ``δ·v`` but one,
+``±u_j·δ_j·m_j`` (``m_j = max(1, |x_j|)``): that term is uniform on two intervals of total length
+``2|δ_j|m_j``, so its density, hence that of δ·v, is at most ``1/(2|δ_j|m_j)``, and
+
+    P(miss along one direction) ≤ τ / max_j |δ_j|·m_j.
+
+A single wrong entry is never missed once ``|δ_j|m_j/2 > τ``. With D independent directions the
+bound is raised to the power D. Since τ ≈ rtol·‖a∘v‖₂ (rtol = 1e-6) plus noise, an error of 1e-4
+relative to the gradient (``max_j |δ_j| ≈ 1e-4·‖a‖``) is missed with probability below
+``(1e-2)^3 = 1e-6`` by ``DIRECTIONS = 3`` directions; ``tests/test_directional.py`` confirms it on
+1,000 seeded trials. A correct gradient therefore costs 8 calls of f: one at x, six along the
+directions, and one at x again (the history probe).
 
 Steps. The step along v moves each entry by about what full mode's step moves it alone,
-``s = (ε_f/|f|)^(1/3)``, since v already carries the scale ``max(1, |x_i|)``. A direction that
-fails is estimated again at s/2: the change measures the truncation error along v, which joins its
-tolerance, as in full mode. When that truncation dominates the noise (f strongly coupled along
-v), the step was too long: the direction is estimated once more at the step that balances the
-two, ``s* = (ε_f·s² / (2·truncation))^(1/3)``.
+``s = (ε_f/|f|)^(1/3)``, since v carries the scale ``max(1, |x_i|)``. ε_f starts at round-off
+(2·eps·|f|) and is only measured (Moré & Wild's ECnoise, 8 evaluations) when a failure is
+borderline — within ten times what halving the step changed. A failing direction is estimated
+again at s/2: the change measures the truncation error, which joins its tolerance; when the
+truncation dominates the noise the step was too long, and the direction is estimated once more at
+the step that balances the two, ``s* = (ε_f·s² / (2·truncation))^(1/3)``.
 
-When the verdict fails, the hypotheses of :mod:`gradcheck.diagnose` are tested on the verdict's
-directions (the whole gradient), then each block along ``BLOCK_DIRECTIONS`` directions of its own:
-a block whose error is such a pattern is named without finding its entries one by one.
-
-Localisation of the remaining failing blocks uses additivity: with ``v_G`` the direction
-restricted to a group G split into halves L and R, ``∇f·v_G = ∇f·v_L + ∇f·v_R``, so testing L
-alone also tests R. Failing halves are split again until single entries remain: about
-``2·b·log2(n)`` evaluations for b wrong entries. A final test on the remaining entries, with a
-fresh direction, checks that nothing was missed.
+Localisation. When the verdict fails, the hypotheses of :mod:`gradcheck.diagnose` are tested on
+the verdict's directions (the whole gradient), then on three directions of each block: a pattern
+of the whole gradient or of a block is named without finding its entries. A failing 2-D block is
+then searched by rows or by columns when its errors lie in one of them (a row and a column half of
+the block are tested first), and a failing row or column is tested as a scope of its own, so that
+``Theta1[3, :]`` never written is named ``zero`` without localising its 401 entries. Otherwise
+groups are halved: with ``v_G`` the direction restricted to a group split into L and R,
+``∇f·v_G = ∇f·v_L + ∇f·v_R``, so testing L also tests R: about ``2·log2(n)`` calls per wrong
+entry. Each isolated entry is estimated again at half the step, and the remaining entries must
+pass along a fresh direction. When the budget runs out first, the groups still failing are
+reported with an estimate of how many entries they hold.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import NamedTuple
 
 import numpy as np
@@ -40,46 +57,113 @@ import numpy as np
 from .compare import Comparison, Tolerances, relative_difference
 from .diagnose import direction_view, first_explanation
 from .evaluate import Evaluator, Points, Seen
-from .layout import Layout
-from .noise import EPS
+from .layout import Layout, entries, entry_name, set_name
+from .noise import EPS, Noise
 from .report import Diagnosis
 
-DIRECTIONS = 10
+DIRECTIONS = 3
 BLOCK_DIRECTIONS = 3
-Direction = tuple[np.ndarray, np.ndarray]  # (flat indices, values on them)
+SCOPE_DIRECTIONS = 2  # fresh directions added to a failing row or column to name its pattern
+BORDERLINE = 10.0  # a failure within this many times its step change may be noise
 
 
 class _Incomplete(Exception):
     """Evaluations went missing (Ctrl-C, a worker that died): stop where we are."""
 
 
+Positions = slice | np.ndarray  # positions along a root's order
+
+
 @dataclass(frozen=True)
-class DirectionalResult:
-    """What directional mode found: the verdict's numbers and the localised entries."""
+class Root:
+    """A random direction over an ordered scope: its entries (``order``, flat indices or a
+    slice of them) and the seed its values are drawn from."""
 
-    numeric: np.ndarray  # directional differences of the verdict directions
-    analytic: np.ndarray  # analytic·v for the same directions
-    tolerance: np.ndarray
-    mismatched: np.ndarray  # flat indices localised as wrong
-    estimates: np.ndarray  # numeric derivative estimated at each mismatched entry
-    entry_tolerance: np.ndarray
-    complete: bool  # False when the evaluation budget ran out before localisation finished
-    hypotheses: list[Diagnosis]  # patterns of the whole gradient or of blocks
-    seen: Seen
+    order: slice | np.ndarray
+    size: int
+    seed: int
 
-    @property
-    def failed(self) -> bool:
-        return bool(np.any(np.abs(self.numeric - self.analytic) > self.tolerance))
+    def flat(self, positions: Positions) -> slice | np.ndarray:
+        """Flat indices of ``positions``."""
+        if isinstance(self.order, slice):
+            start = self.order.start or 0
+            if isinstance(positions, slice):
+                return slice(start + (positions.start or 0), start + positions.stop)
+            return positions + start
+        return self.order[positions]
+
+    def values(self, x: np.ndarray, positions: Positions) -> np.ndarray:
+        """``±u·max(1, |x|)`` at ``positions``, the same every time they are drawn."""
+        u = _uniform(self.seed, positions)
+        w = 2.0 * u - 1.0
+        return (w + np.copysign(0.5, w)) * np.maximum(1.0, np.abs(x[self.flat(positions)]))
+
+
+def _uniform(seed: int, positions: Positions) -> np.ndarray:
+    if isinstance(positions, slice):
+        generator = np.random.PCG64(seed)
+        generator.advance(positions.start or 0)
+        return np.random.Generator(generator).random(positions.stop - (positions.start or 0))
+    lo, hi = int(positions.min()), int(positions.max()) + 1
+    return _uniform(seed, slice(lo, hi))[positions - lo]
 
 
 def random_direction(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    signs = rng.choice([-1.0, 1.0], size=x.shape)
-    return signs * rng.uniform(0.5, 1.5, size=x.shape) * np.maximum(1.0, np.abs(x))
+    """A random direction over all of x (kept for callers that want one as an array)."""
+    root = Root(slice(0, x.size), x.size, int(rng.integers(2**63)))
+    return root.values(x, slice(0, x.size))
+
+
+def _size(positions: Positions) -> int:
+    if isinstance(positions, slice):
+        return positions.stop - (positions.start or 0)
+    return int(positions.size)
+
+
+Spec = tuple["Root", Positions]  # a direction's root and the positions it is restricted to
+
+
+class Group(NamedTuple):
+    """Entries (positions along a root), their direction's numeric and analytic derivative, and
+    the tolerance."""
+
+    root: Root
+    positions: Positions
+    numeric: float
+    analytic: float
+    tolerance: float
+    change: float = 0.0  # |D(s) − D(s/2)| when refined; 0 otherwise
+
+    @property
+    def size(self) -> int:
+        return _size(self.positions)
+
+    @property
+    def fails(self) -> bool:
+        return not abs(self.numeric - self.analytic) <= self.tolerance
+
+    @property
+    def ratio(self) -> float:
+        return abs(self.numeric - self.analytic) / self.tolerance
+
+    @property
+    def flat(self) -> slice | np.ndarray:
+        return self.root.flat(self.positions)
+
+    def minus(self, other: Group, positions: Positions) -> Group:
+        """The rest of this group once ``other`` is taken out (additivity)."""
+        return Group(
+            self.root,
+            positions,
+            self.numeric - other.numeric,
+            self.analytic - other.analytic,
+            self.tolerance + other.tolerance,
+        )
 
 
 @dataclass
 class _Tester:
-    """Directional differences along (restricted) directions, with tolerances."""
+    """Directional differences along groups, with tolerances; knows the noise and the step."""
 
     ev: Evaluator
     x: np.ndarray
@@ -89,36 +173,41 @@ class _Tester:
     tol: Tolerances
     seen: Seen = field(default_factory=Seen)
 
-    def differences(self, dirs: list[Direction], steps: np.ndarray) -> np.ndarray:
-        """Central differences along each (indices, values) direction with the given steps."""
+    def differences(self, specs: Sequence[Spec], steps: np.ndarray) -> np.ndarray:
+        """Central differences along each group: f at x + s·v, then x − s·v, direction by
+        direction (one direction's values in memory at a time)."""
         x = self.x
+        cache: dict[int, tuple[slice | np.ndarray, np.ndarray]] = {}
 
-        def change(sign: float) -> Callable[[int], tuple[np.ndarray, np.ndarray]]:
-            return lambda k: (dirs[k][0], x[dirs[k][0]] + sign * steps[k] * dirs[k][1])
+        def change(j: int) -> tuple[slice | np.ndarray, np.ndarray]:
+            k = j // 2
+            if k not in cache:
+                cache.clear()
+                root, positions = specs[k]
+                cache[k] = (root.flat(positions), root.values(x, positions))
+            flat, v = cache[k]
+            return flat, x[flat] + (1.0 if j % 2 == 0 else -1.0) * steps[k] * v
 
-        where = lambda k: f"along a random direction over {dirs[k][0].size} entries"
-        plus = self.ev.costs(Points(x, len(dirs), change(1.0), where))
-        self.seen = self.seen | plus.seen
-        if plus.seen.incomplete:
+        where = lambda j: f"along a random direction over {_size(specs[j // 2][1])} entries"
+        costs = self.ev.costs(Points(x, 2 * len(specs), change, where))
+        self.seen = self.seen | costs.seen
+        if costs.seen.incomplete:
             raise _Incomplete
-        minus = self.ev.costs(Points(x, len(dirs), change(-1.0), where))
-        self.seen = self.seen | minus.seen
-        if minus.seen.incomplete:
-            raise _Incomplete
-        return (np.real(plus.values) - np.real(minus.values)) / (2 * steps)
+        values = np.real(costs.values)
+        return (values[0::2] - values[1::2]) / (2 * steps)
 
-    def test(self, dirs: list[Direction]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(numeric, analytic, tolerance) per direction; failing ones refined (module Notes)."""
-        steps = np.full(len(dirs), self.step)
-        d = self.differences(dirs, steps)
-        a = np.array([self.analytic[idx] @ v for idx, v in dirs])
-        rounding = np.array([100 * EPS * np.abs(self.analytic[idx]) @ np.abs(v) for idx, v in dirs])
-        magnitude = np.array([np.linalg.norm(self.analytic[idx] * v) for idx, v in dirs])
-        weight = np.array([np.abs(v).sum() for _, v in dirs])
+    def test(self, specs: Sequence[Spec], refine: str = "all") -> list[Group]:
+        """Each group's numbers and tolerance; failing ones refined at half the step (``refine``:
+        'all' failing groups, the 'worst', or 'none')."""
+        if not specs:
+            return []
+        steps = np.full(len(specs), self.step)
+        d = self.differences(specs, steps)
+        a, magnitude, weight, rounding = self._analytic(specs)
 
-        def allowed(k: np.ndarray, noise: np.ndarray, trunc: np.ndarray | float) -> np.ndarray:
+        def allowed(k: np.ndarray, trunc: np.ndarray | float) -> np.ndarray:
             return self.tol.allowed(
-                noise=noise,
+                noise=self.eps_f / steps[k],
                 truncation=trunc,
                 analytic=a[k],
                 numeric=d[k],
@@ -127,196 +216,306 @@ class _Tester:
                 magnitude=magnitude[k],
             )
 
-        every = np.arange(len(dirs))
-        tol = allowed(every, self.eps_f / steps, 0.0)
-        bad = np.flatnonzero(np.abs(d - a) > tol)
-        if bad.size:
-            half = self.differences([dirs[k] for k in bad], steps[bad] / 2)
-            trunc = 4 / 3 * np.abs(d[bad] - half)
-            # A direction that passes only thanks to a truncation error above the noise: the
-            # step was too long along it, and a shorter one gives a sharper test.
-            passes = np.abs(d[bad] - a[bad]) <= allowed(bad, self.eps_f / steps[bad], trunc)
-            long = passes & (trunc > self.tol.safety * self.eps_f / steps[bad])
+        tol = allowed(np.arange(len(specs)), 0.0)
+        change = np.zeros(len(specs))
+        bad = np.flatnonzero(~(np.abs(d - a) <= tol))
+        if bad.size and refine != "none":
+            if refine == "worst":
+                bad = bad[[int(np.argmax(np.abs(d[bad] - a[bad]) / tol[bad]))]]
+            half = self.differences([specs[int(k)] for k in bad], steps[bad] / 2)
+            change[bad] = np.abs(d[bad] - half)
+            trunc = 4 / 3 * change[bad]
+            # Passing only thanks to a truncation error above the noise: the step was too long
+            # along these directions; estimate them again at the step that balances the two.
+            long = (np.abs(d[bad] - a[bad]) <= allowed(bad, trunc)) & (
+                trunc > self.tol.safety * self.eps_f / steps[bad]
+            )
             if np.any(long):
                 k = bad[long]
                 ratio = (self.eps_f / (2 * trunc[long] * steps[k])) ** (1 / 3)
                 shorter = steps[k] * np.clip(ratio, 1e-6, 0.5)
-                d[k] = self.differences([dirs[j] for j in k], shorter)
+                d[k] = self.differences([specs[int(j)] for j in k], shorter)
                 trunc[long] *= (shorter / steps[k]) ** 2
                 steps[k] = shorter
-            tol[bad] = allowed(bad, self.eps_f / steps[bad], trunc)
-        return d, a, tol
+            tol[bad] = allowed(bad, trunc)
+        return [
+            Group(root, positions, float(dk), float(ak), float(tk), float(ck))
+            for (root, positions), dk, ak, tk, ck in zip(specs, d, a, tol, change, strict=True)
+        ]
+
+    def _analytic(
+        self, specs: Sequence[Spec]
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Per group: a·v, ‖a∘v‖₂ (what rtol is relative to), ‖v‖₁ (atol's weight), and the
+        round-off of the dot product."""
+        out = np.empty((4, len(specs)))
+        for k, (root, positions) in enumerate(specs):
+            v = root.values(self.x, positions)
+            av = self.analytic[root.flat(positions)] * v
+            out[:, k] = av.sum(), np.linalg.norm(av), np.abs(v).sum(), 100 * EPS * np.abs(av).sum()
+        return out[0], out[1], out[2], out[3]
 
 
-class _Group(NamedTuple):
-    """A set of entries, its direction, and the numeric, analytic and tolerance along it."""
+class Context(NamedTuple):
+    """What the search may ask of the pipeline: the noise of f, measured once (8 calls), and
+    what follows from a noise level: ε_f, the step along a direction, the tolerances (wider when
+    f turns out to compute in float32)."""
 
-    idx: np.ndarray
-    v: np.ndarray
-    numeric: float
-    analytic: float
-    tolerance: float
+    measure_noise: Callable[[], Noise]
+    adopt: Callable[[Noise], tuple[float, float, Tolerances]]
+
+
+class Outcome(NamedTuple):
+    """Directional mode's comparison, and the noise and tolerances it ended with."""
+
+    comparison: Comparison
+    noise: Noise | None  # None: never measured (ε_f stayed at round-off)
+    tol: Tolerances
+
+
+@dataclass
+class _Search:
+    """The state of one directional check: what was found, named, and left."""
+
+    tester: _Tester
+    rng: np.random.Generator
+    layout: Layout | None
+    budget: int
+    context: Context
+    noise: Noise | None = None
+    patterns: list[Diagnosis] = field(default_factory=list)
+    explained: list[np.ndarray] = field(default_factory=list)
+    found: list[Group] = field(default_factory=list)
+    frontier: list[Group] = field(default_factory=list)
+    complete: bool = True
+    census: tuple[int, int] | None = None  # (cells, failing cells) at the deepest level searched
 
     @property
-    def fails(self) -> bool:
-        return abs(self.numeric - self.analytic) > self.tolerance
+    def n(self) -> int:
+        return self.tester.x.size
 
+    def roots(self, order: slice | np.ndarray, size: int, count: int) -> list[Root]:
+        return [Root(order, size, int(self.rng.integers(2**63))) for _ in range(count)]
 
-def _tested(tester: _Tester, dirs: list[Direction]) -> list[_Group]:
-    d, a, t = tester.test(dirs)
-    return [
-        _Group(idx, v, float(dk), float(ak), float(tk))
-        for (idx, v), dk, ak, tk in zip(dirs, d, a, t, strict=True)
-    ]
+    def affordable(self, calls: int) -> bool:
+        return self.tester.ev.calls + calls <= self.budget
 
+    # ----- the verdict ------------------------------------------------------------------------
 
-def _worst(groups: list[_Group]) -> _Group:
-    """The failing group whose disagreement is the largest multiple of its tolerance."""
-    return max(
-        (g for g in groups if g.fails), key=lambda g: abs(g.numeric - g.analytic) / g.tolerance
-    )
-
-
-def _explain(tester: _Tester, groups: list[_Group], layout: Layout | None, block: str | None):
-    view = direction_view(
-        numeric=np.array([g.numeric for g in groups]),
-        analytic_items=np.array([g.analytic for g in groups]),
-        tolerance=np.array([g.tolerance for g in groups]),
-        rtol=tester.tol.rtol,
-        directions=[(g.idx, g.v) for g in groups],
-        analytic=tester.analytic,
-        x=tester.x,
-        layout=layout,
-        block=block,
-    )
-    return first_explanation(view)
-
-
-def _search(
-    tester: _Tester, rng: np.random.Generator, budget: int, layout: Layout | None
-) -> DirectionalResult:
-    """The verdict from ``DIRECTIONS`` random directions, then localisation if it fails."""
-    x = tester.x
-    everything = np.arange(x.size)
-    verdict: list[_Group] = []
-    found: list[_Group] = []
-    complete = True
-    hypotheses: list[Diagnosis] = []
-    try:
-        verdict = _tested(
-            tester, [(everything, random_direction(x, rng)) for _ in range(DIRECTIONS)]
+    def verdict(self) -> list[Group]:
+        """Three directions over everything; the noise is measured only when a failure is
+        borderline (within ten times what halving the step changed), and the directions are
+        then tested again at the step it calls for."""
+        specs = [(r, slice(0, self.n)) for r in self.roots(slice(0, self.n), self.n, DIRECTIONS)]
+        groups = self.tester.test(specs, refine="worst")
+        worst = max(groups, key=lambda g: g.ratio)
+        borderline = worst.fails and abs(worst.numeric - worst.analytic) <= BORDERLINE * max(
+            worst.change, EPS * abs(worst.numeric)
         )
-        if any(g.fails for g in verdict):
-            # Patterns of a whole gradient or block first: localising a sign error would mean
-            # finding every entry.
-            everywhere = _explain(tester, verdict, layout, None)
-            if everywhere is not None:
-                hypotheses = [everywhere]
+        if self.noise is None and (borderline or self.tester.seen.low_precision):
+            self.noise = self.context.measure_noise()
+            eps_f, step, tol = self.context.adopt(self.noise)
+            if eps_f > 2 * self.tester.eps_f or tol != self.tester.tol:
+                self.tester.eps_f, self.tester.step, self.tester.tol = eps_f, step, tol
+                groups = self.tester.test(specs, refine="worst")
+        return groups
+
+    def explain(self, groups: list[Group], block: str | None, label: str | None = None):
+        """The first hypothesis that explains these directions of one scope, or None."""
+        x = self.tester.x
+        scope = None
+        if label is not None:
+            first = groups[0].flat
+            scope = np.arange(first.start, first.stop) if isinstance(first, slice) else first
+        view = direction_view(
+            numeric=np.array([g.numeric for g in groups]),
+            analytic_items=np.array([g.analytic for g in groups]),
+            tolerance=np.array([g.tolerance for g in groups]),
+            rtol=self.tester.tol.rtol,
+            directions=[partial(_vector, g, x) for g in groups],
+            analytic=self.tester.analytic,
+            x=x,
+            layout=self.layout,
+            block=block,
+            scope=scope,
+            label=label,
+        )
+        return first_explanation(view)
+
+    # ----- blocks, rows, columns ------------------------------------------------------------------
+
+    def blocks(self, verdict: list[Group]) -> list[tuple[Group, str | None]]:
+        """Each block along directions of its own: whole-block patterns named; the worst
+        failing direction of every other failing block returned, to be searched."""
+        if self.layout is None:
+            return [(max(verdict, key=lambda g: g.ratio), None)]
+        names = self.layout.names
+        specs: list[Spec] = []
+        for name in names:
+            order, size = _row_major(self.layout, name)
+            specs += [(r, slice(0, size)) for r in self.roots(order, size, BLOCK_DIRECTIONS)]
+        tested = self.tester.test(specs, refine="all")
+        failing: list[tuple[Group, str | None]] = []
+        for b, name in enumerate(names):
+            groups = tested[b * BLOCK_DIRECTIONS : (b + 1) * BLOCK_DIRECTIONS]
+            if not any(g.fails for g in groups):
+                continue
+            diagnosis = self.explain(groups, name)
+            if diagnosis is not None:
+                self.patterns.append(diagnosis)
+                self.explained.append(self.layout.indices(name))
             else:
-                roots, hypotheses, explained = _blocks(tester, rng, layout, verdict)
-                complete = _localise(tester, roots, found, budget)
-                complete = _verify(tester, rng, explained, found, budget, complete)
-    except _Incomplete:
-        complete = False
-    found.sort(key=lambda g: int(g.idx[0]))
-    return DirectionalResult(
-        numeric=np.array([g.numeric for g in verdict]),
-        analytic=np.array([g.analytic for g in verdict]),
-        tolerance=np.array([g.tolerance for g in verdict]),
-        mismatched=np.array([int(g.idx[0]) for g in found], dtype=np.intp),
-        # A single entry's direction is v·e_i: the derivative is numeric / v_i.
-        estimates=np.array([g.numeric / g.v[0] for g in found]),
-        entry_tolerance=np.array([g.tolerance / abs(g.v[0]) for g in found]),
-        complete=complete,
-        hypotheses=hypotheses,
-        seen=tester.seen,
-    )
+                failing.append((max(groups, key=lambda g: g.ratio), name))
+        if not failing and not self.patterns:  # every block passes alone: the verdict decides
+            failing = [(max(verdict, key=lambda g: g.ratio), None)]
+        return failing
 
+    def orient(self, parent: Group, name: str) -> list[tuple[Group, int]]:
+        """Where a 2-D block's errors lie: test its top rows and its left columns (4 calls). One
+        row half failing while both column halves fail means rows; the reverse, columns."""
+        rows, cols = self.layout.blocks[name]  # type: ignore[union-attr]
+        grid = np.arange(rows * cols).reshape(rows, cols)
+        top = slice(0, (rows // 2) * cols)
+        left = grid[:, : cols // 2].ravel(order="F")
+        right = grid[:, cols // 2 :].ravel(order="F")
+        top_g, left_g = self.tester.test([(parent.root, top), (parent.root, left)], refine="none")
+        bottom_g = parent.minus(top_g, slice(top.stop, rows * cols))
+        right_g = parent.minus(left_g, right)
+        by_rows = [g for g in (top_g, bottom_g) if g.fails]
+        by_cols = [g for g in (left_g, right_g) if g.fails]
+        if len(by_rows) == 1 and len(by_cols) == 2:
+            return [(by_rows[0], cols)]  # a search over rows: units of one row
+        if len(by_cols) == 1 and len(by_rows) == 2:
+            return [(by_cols[0], rows)]  # over columns
+        return [(g, 1) for g in by_rows]
 
-def _verify(
-    tester: _Tester,
-    rng: np.random.Generator,
-    explained: np.ndarray,
-    found: list[_Group],
-    budget: int,
-    complete: bool,
-) -> bool:
-    """Whatever was neither explained nor localised must pass along fresh directions."""
-    everything = np.arange(tester.x.size)
-    for _ in range(3):
-        done = np.array([int(g.idx[0]) for g in found], dtype=np.intp)
-        rest = np.setdiff1d(everything, np.concatenate([explained, done]))
-        if not complete or rest.size == 0:
-            break
-        checks = _tested(tester, [(rest, random_direction(tester.x[rest], rng)) for _ in range(2)])
-        if not any(g.fails for g in checks):
-            break
-        complete = _localise(tester, [_worst(checks)], found, budget)
-    return complete
+    # ----- localisation ---------------------------------------------------------------------------
 
+    def localise(self, start: list[tuple[Group, int]], block: str | None) -> None:
+        """Halve failing groups (by whole rows or columns while ``unit`` > 1) breadth-first;
+        a group of one row or column is tested as a scope of its own first."""
+        level = [(g, u) for g, u in start if g.fails]
+        while level:
+            self.found += [g for g, _ in level if g.size == 1]
+            parents = []
+            for g, unit in level:
+                if g.size == 1:
+                    continue
+                if g.size == unit and unit > 1:
+                    if self.scope_pattern(g, block):
+                        continue
+                    unit = 1
+                parents.append((g, unit))
+            if not parents:
+                return
+            if not self.affordable(2 * len(parents)):
+                self.deepen(parents)
+                return
+            level = self.split(parents)
+            if all(u == 1 for _, u in parents):
+                cells = self.n / max(min(g.size for g, _ in level), 1) if level else 1
+                self.census = (int(cells), len(level))
 
-def _blocks(
-    tester: _Tester,
-    rng: np.random.Generator,
-    layout: Layout | None,
-    verdict: list[_Group],
-) -> tuple[list[_Group], list[Diagnosis], np.ndarray]:
-    """Test each block along its own directions; explain whole-block patterns.
-
-    Returns the groups still to localise, the block diagnoses and the entries they explain.
-    """
-    none = np.array([], dtype=np.intp)
-    if layout is None or len(layout.names) < 2:
-        return [_worst(verdict)], [], none
-    roots, found, explained = [], [], []
-    tested = _tested(
-        tester,
-        [
-            (layout.indices(name), random_direction(tester.x[layout.slice(name)], rng))
-            for name in layout.names
-            for _ in range(BLOCK_DIRECTIONS)
-        ],
-    )
-    for b, name in enumerate(layout.names):
-        groups = tested[b * BLOCK_DIRECTIONS : (b + 1) * BLOCK_DIRECTIONS]
-        if not any(g.fails for g in groups):
-            continue
-        diagnosis = _explain(tester, groups, layout, name)
-        if diagnosis is not None:
-            found.append(diagnosis)
-            explained.append(layout.indices(name))
-        else:
-            roots.append(_worst(groups))
-    if not roots and not found:  # every block passes alone: the verdict's failure decides
-        roots = [_worst(verdict)]
-    return roots, found, np.concatenate(explained) if explained else none
-
-
-def _localise(tester: _Tester, groups: list[_Group], found: list[_Group], budget: int) -> bool:
-    """Split failing groups breadth-first until single entries; False if the budget ran out."""
-    while groups:
-        found += [g for g in groups if g.idx.size == 1]
-        parents = [g for g in groups if g.idx.size > 1]
-        if not parents:
-            return True
-        if tester.ev.calls + 4 * len(parents) > budget:
-            return False
-        lefts = _tested(
-            tester, [(g.idx[: g.idx.size // 2], g.v[: g.idx.size // 2]) for g in parents]
+    def split(self, parents: list[tuple[Group, int]]) -> list[tuple[Group, int]]:
+        """Test the left half of each parent; the right half follows by additivity."""
+        halves = [_halves(g.positions, g.size, unit) for g, unit in parents]
+        lefts = self.tester.test(
+            [(g.root, lo) for (g, _), (lo, _) in zip(parents, halves, strict=True)], refine="none"
         )
-        groups = []
-        for g, left in zip(parents, lefts, strict=True):
-            # Additivity: the right half's difference is the parent's minus the left half's.
-            half = g.idx.size // 2
-            right = _Group(
-                g.idx[half:],
-                g.v[half:],
-                g.numeric - left.numeric,
-                g.analytic - left.analytic,
-                g.tolerance + left.tolerance,
+        children = []
+        for (g, unit), (_, hi), left in zip(parents, halves, lefts, strict=True):
+            right = g.minus(left, hi)
+            children += [(c, unit) for c in (left, right) if c.fails]
+        return children
+
+    def deepen(self, parents: list[tuple[Group, int]]) -> None:
+        """The budget cannot split every failing group: follow the worst ones down to single
+        entries while it lasts; what is left is the frontier."""
+        self.complete = False
+        queue = sorted(parents, key=lambda p: -p[0].ratio)
+        while queue:
+            g, _ = queue.pop(0)
+            if g.size == 1:
+                self.found.append(g)
+                continue
+            if not self.affordable(2 * math.ceil(math.log2(g.size))):
+                self.frontier += [g, *(q for q, _ in queue)]
+                return
+            children = sorted(self.split([(g, 1)]), key=lambda c: -c[0].ratio)
+            queue = children[:1] + queue + children[1:]  # depth first along the worst
+
+    def scope_pattern(self, group: Group, block: str | None) -> bool:
+        """A failing row or column, tested along two more directions of its own: is it a
+        pattern (zero, a factor, a sign, an L2 term)? Then it is named, not searched."""
+        if not self.affordable(4 * SCOPE_DIRECTIONS):
+            return False
+        flat = np.asarray(_indices(group.flat))
+        roots = self.roots(flat, flat.size, SCOPE_DIRECTIONS)
+        extra = self.tester.test([(r, slice(0, flat.size)) for r in roots], refine="all")
+        label = set_name(self.layout, flat)
+        diagnosis = self.explain([group, *extra], block, label)
+        if diagnosis is None:
+            return False
+        self.patterns.append(diagnosis)
+        self.explained.append(flat)
+        return True
+
+    def confirm(self) -> None:
+        """Each isolated entry, estimated again at half the step: an error that is truncation
+        (a strongly curved f) is not reported."""
+        if not self.found:
+            return
+        specs = [(g.root, g.positions) for g in self.found]
+        half = self.tester.differences(specs, np.full(len(specs), self.tester.step / 2))
+        kept = []
+        for g, dh in zip(self.found, half, strict=True):
+            trunc = 4 / 3 * abs(g.numeric - dh)
+            widened = g._replace(tolerance=g.tolerance + self.tester.tol.safety * trunc)
+            if widened.fails:
+                kept.append(widened)
+        self.found = kept
+
+    def verify(self) -> None:
+        """What was neither named nor isolated must pass along a fresh direction."""
+        for _ in range(2):
+            done = [np.asarray(_indices(g.flat)) for g in self.found + self.frontier]
+            rest = np.setdiff1d(np.arange(self.n), np.concatenate([*self.explained, *done, []]))
+            if not self.complete or rest.size == 0 or not self.affordable(2):
+                return
+            (check,) = self.tester.test(
+                [(r, slice(0, rest.size)) for r in self.roots(rest, rest.size, 1)], refine="all"
             )
-            groups += [h for h in (left, right) if h.fails]
-    return True
+            if not check.fails:
+                return
+            self.localise([(check, 1)], None)
+            self.confirm()
+
+
+def _vector(group: Group, x: np.ndarray) -> tuple[slice | np.ndarray, np.ndarray]:
+    return group.flat, group.root.values(x, group.positions)
+
+
+def _indices(flat: slice | np.ndarray) -> np.ndarray:
+    return np.arange(flat.start, flat.stop) if isinstance(flat, slice) else flat
+
+
+def _row_major(layout: Layout, name: str) -> tuple[slice | np.ndarray, int]:
+    """A block's flat indices in row-major order (a slice when the layout is C-ordered)."""
+    s = layout.slice(name)
+    shape = layout.blocks[name]
+    if layout.order == "C" or len(shape) < 2:
+        return s, s.stop - s.start
+    order = layout.indices(name).reshape(shape, order="F").ravel(order="C")
+    return order, order.size
+
+
+def _halves(positions: Positions, size: int, unit: int) -> tuple[Positions, Positions]:
+    """Two halves of a group, cut at a multiple of ``unit`` (whole rows or columns)."""
+    cut = (size // unit // 2) * unit if unit > 1 else size // 2
+    if isinstance(positions, slice):
+        lo = positions.start or 0
+        return slice(lo, lo + cut), slice(lo + cut, positions.stop)
+    return positions[:cut], positions[cut:]
 
 
 def compare_directions(
@@ -325,45 +524,108 @@ def compare_directions(
     analytic: np.ndarray,
     *,
     eps_f: float,
-    rel_noise: float,
+    step: float,
     tol: Tolerances,
     rng: np.random.Generator,
     budget: int,
     layout: Layout | None,
+    context: Context,
     notes: tuple[str, ...] = (),
-) -> Comparison:
-    """Directional mode's comparison, as per-entry arrays: numbers on the localised entries."""
-    tester = _Tester(ev, x, analytic, eps_f, max(rel_noise, EPS) ** (1 / 3), tol)
-    result = _search(tester, rng, budget, layout)
-    n = x.size
+) -> Outcome:
+    """Directional mode's comparison, as per-entry arrays: numbers on the isolated entries."""
+    search = _Search(_Tester(ev, x, analytic, eps_f, step, tol), rng, layout, budget, context)
+    verdict: list[Group] = []
+    try:
+        verdict = search.verdict()
+        if any(g.fails for g in verdict):
+            everywhere = search.explain(verdict, None)
+            if everywhere is not None:
+                search.patterns.append(everywhere)
+            else:
+                for parent, name in search.blocks(verdict):
+                    start = [(parent, 1)]
+                    if name is not None and _is_matrix(layout, name):
+                        start = search.orient(parent, name)
+                    search.localise(start, name)
+                search.confirm()
+                search.verify()
+    except _Incomplete:
+        search.complete = False
+    return Outcome(_comparison(search, verdict, notes), search.noise, search.tester.tol)
+
+
+def _is_matrix(layout: Layout | None, name: str) -> bool:
+    shape = layout.blocks[name] if layout is not None else ()
+    return len(shape) == 2 and min(shape) >= 2
+
+
+def _comparison(search: _Search, verdict: list[Group], notes: tuple[str, ...]) -> Comparison:
+    n, seen = search.n, search.tester.seen
+    found = sorted(search.found, key=lambda g: int(_indices(g.flat)[0]))
+    localised = np.array([int(_indices(g.flat)[0]) for g in found], dtype=np.intp)
     numeric, tolerance = np.full(n, np.nan), np.full(n, np.nan)
-    localised = result.mismatched
-    numeric[localised] = result.estimates
-    tolerance[localised] = result.entry_tolerance
-    explained = [d.indices for d in result.hypotheses if d.indices is not None]
-    mismatched = np.union1d(localised, np.concatenate(explained)) if explained else localised
-    if not result.complete and not result.seen.incomplete:
-        stopped = (
-            f"localisation stopped at the evaluation budget ({budget}); more wrong entries may "
-            "remain. Pass budget= to allow more."
-        )
-        notes = (*notes, stopped)
+    for i, g in zip(localised, found, strict=True):
+        v = float(g.root.values(search.tester.x, g.positions)[0])
+        numeric[i], tolerance[i] = g.numeric / v, g.tolerance / abs(v)  # v·e_i: divide by v_i
+    named = [d.indices for d in search.patterns if d.indices is not None]
+    mismatched = np.union1d(localised, np.concatenate(named)) if named else localised
+    patterns = list(search.patterns)
+    if search.frontier:
+        patterns.append(_frontier_diagnosis(search))
+    elif not search.complete and not seen.incomplete:
+        notes = (*notes, f"localisation stopped at the evaluation budget ({search.budget}).")
+    numbers = np.array([[g.numeric, g.analytic, g.tolerance] for g in verdict]).reshape(-1, 3)
+    failed = bool(np.any(~(np.abs(numbers[:, 0] - numbers[:, 1]) <= numbers[:, 2])))
+    nothing = np.full(n, np.nan)
+    nothing.flags.writeable = False  # error and step: shared, never written
     return Comparison(
         numeric=numeric,
-        error=np.full(n, np.nan),
+        error=nothing,
         tolerance=tolerance,
-        step=np.full(n, np.nan),
+        step=nothing,
         checked=localised,
         localised=localised,
         mismatched=mismatched.astype(np.intp),
-        relative_difference=relative_difference(result.numeric, result.analytic)
-        if result.numeric.size
+        relative_difference=relative_difference(numbers[:, 0], numbers[:, 1])
+        if numbers.size
         else float("nan"),
         mode="directional",
-        patterns=tuple(result.hypotheses),
-        nonfinite_directions=not np.all(np.isfinite(result.numeric)) and not result.seen.incomplete,
-        unexplained_failure=result.failed and not mismatched.size and not result.hypotheses,
+        patterns=tuple(patterns),
+        nonfinite_directions=not np.all(np.isfinite(numbers[:, 0])) and not seen.incomplete,
+        unexplained_failure=failed and not mismatched.size and not patterns,
         notes=notes,
-        directions=result.numeric.size,
-        seen=result.seen,
+        directions=len(verdict),
+        seen=seen,
     )
+
+
+def _frontier_diagnosis(search: _Search) -> Diagnosis:
+    """What the budget could not localise: where the failing groups are, and how many wrong
+    entries they probably hold."""
+    groups = search.frontier
+    flat = np.concatenate([np.asarray(_indices(g.flat)) for g in groups])
+    at_least = len(groups)
+    estimate = at_least
+    if search.census is not None:
+        cells, failing = search.census
+        if 0 < failing < cells:  # wrong entries scattered at random fill cells like Poisson
+            estimate = max(at_least, round(-cells * math.log1p(-failing / cells)))
+    shown = ", ".join(_range_name(search.layout, g) for g in groups[:4])
+    more = f" and {len(groups) - 4} more groups" if len(groups) > 4 else ""
+    share = flat.size / search.n
+    return Diagnosis(
+        "localized",
+        f"the evaluation budget ({search.budget}) ran out with {len(groups)} groups still "
+        f"failing, {entries(flat.size)} in all ({share:.1%} of x): about {estimate} more wrong "
+        f"entries (at least {at_least}), in {shown}{more}. Pass budget= to localise them, or "
+        "run mode='full' on the part that fails.",
+        indices=flat,
+        headline=f"about {estimate} wrong entries, not all isolated within the budget",
+    )
+
+
+def _range_name(layout: Layout | None, g: Group) -> str:
+    idx = np.asarray(_indices(g.flat))
+    if idx.size == 1:
+        return entry_name(layout, int(idx[0]))
+    return f"{entry_name(layout, int(idx.min()))} … {entry_name(layout, int(idx.max()))} ({entries(idx.size)})"

@@ -24,11 +24,19 @@ from .checkpoint import Checkpoint, fingerprint
 from .compare import Comparison, Tolerances, compare_entries, tolerances
 from .diagnose import diagnose, noise_warnings
 from .differences import METHODS, Scheme, choose_steps, positive_step, scheme_of
-from .directional import compare_directions
+from .directional import Context, compare_directions
 from .evaluate import Evaluator, Ledger, Seen
 from .layout import Layout, Order, entry_name
-from .noise import Noise, estimate_noise
-from .probes import Probes, history, mutates_input, nondeterminism, probe
+from .noise import EPS, Noise, estimate_noise, noise_floor
+from .probes import (
+    Probes,
+    determinism,
+    history,
+    mutates_input,
+    nondeterminism,
+    probe,
+    revisit,
+)
 from .problem import Problem, make_problem, validate_choice
 from .report import Diagnosis, Report
 
@@ -133,14 +141,12 @@ class Extension:
 
 @dataclass(frozen=True)
 class Plan:
-    """Which entries, how, with what steps."""
+    """Which mode, which method, which entries."""
 
     mode: str
     scheme: Scheme
-    steps: np.ndarray  # per entry
     step_policy: str  # 'chosen' or 'given'
     entries: np.ndarray  # entries to check in full or sample mode
-    rel_noise: float
 
 
 def check(
@@ -307,58 +313,25 @@ def run(
         ledger=ledger or Ledger(),
     )
     rng = np.random.default_rng(settings.seed)
-    probes = probe(ev, problem)
+    probes = probe(ev, problem)  # f and its gradient at x: one call
     if not probes.usable:
         return _report(problem, settings, ev, clock, probes, None, extension)
-    notes = _attach_checkpoint(ev, problem, settings, probes)
-    noise = estimate_noise(
-        ev, problem.x, probes.cost, rng, spread=probes.spread, needed=settings.scheme.noise_gain > 0
-    )
-    low = probes.low_precision or noise.float32 or problem.low_precision_x
-    low = low or (probes.seen | noise.seen).low_precision
-    tol = tolerances(
-        settings.rtol,
-        settings.atol,
-        low_precision=low,
-        analytic=probes.analytic,
-        wobble=probes.wobble,
-    )
-    plan = make_plan(problem, settings, probes, noise, ev, rng)
-    stateful: list[Diagnosis] = []
-
-    def midway() -> Seen:  # long runs: the history probe halfway too, after a far point
-        found, seen = history(ev, problem, probes, ev.calls - probes.calls, noise.far)
-        stateful.extend(found)
-        return seen
-
-    comparison = _compare(ev, problem, probes, noise, tol, plan, rng, settings, midway)
-    if not comparison.incomplete:
-        found, seen = history(ev, problem, probes, after=ev.calls - probes.calls)
-        stateful = stateful or found  # the first time it showed is enough
-        comparison = replace(comparison, seen=comparison.seen | seen)
-    comparison = replace(comparison, notes=(*notes, *comparison.notes))
-    judged = Judged(noise, tol, plan, comparison, stateful, low)
-    return _report(problem, settings, ev, clock, probes, judged, extension)
+    plan = make_plan(problem, settings, ev, rng)  # the mode, 'auto' decided from that call
+    if plan.mode == "directional":
+        judged = _directional(ev, problem, settings, probes, plan, rng)
+    else:
+        judged = _full(ev, problem, settings, probes, plan, rng)
+    return _report(problem, settings, ev, clock, judged.probes, judged, extension)
 
 
 def make_plan(
-    problem: Problem,
-    settings: Settings,
-    probes: Probes,
-    noise: Noise,
-    ev: Evaluator,
-    rng: np.random.Generator,
+    problem: Problem, settings: Settings, ev: Evaluator, rng: np.random.Generator
 ) -> Plan:
-    """The mode (``'auto'`` decided from the time per call), the steps and the entries."""
+    """The mode (``'auto'``: full when it should take at most 10 s, from the time per call so
+    far and the executor's workers) and the entries to check."""
     n, scheme = problem.n, settings.scheme
-    rel_noise = noise.relative(probes.cost)
-    if settings.step is None:
-        steps, policy = choose_steps(problem.x, scheme, rel_noise), "chosen"
-    else:
-        steps, policy = np.full(n, settings.step), "given"
     mode = settings.mode
     if mode == "auto":
-        # Full when it is cheap: time per call so far × calls a full check needs, over workers.
         per_call = ev.seconds_in_f / max(ev.calls, 1)
         workers = (settings.workers or os.cpu_count() or 1) if settings.executor else 1
         full = n <= 100 or scheme.evaluations * n * per_call / workers <= AUTO_FULL_SECONDS
@@ -367,54 +340,137 @@ def make_plan(
         entries = np.sort(rng.choice(n, size=SAMPLE_SIZE, replace=False))
     else:
         entries = np.arange(n)
-    return Plan(mode, scheme, steps, policy, entries, rel_noise)
+    return Plan(mode, scheme, "chosen" if settings.step is None else "given", entries)
 
 
-def _compare(
+class Judged(NamedTuple):
+    """What a mode's stages produced after the first probe."""
+
+    probes: Probes
+    noise: Noise
+    tol: Tolerances
+    plan: Plan
+    steps: np.ndarray
+    comparison: Comparison
+    stateful: list[Diagnosis]
+    low_precision: bool
+
+
+def _full(
     ev: Evaluator,
     problem: Problem,
+    settings: Settings,
     probes: Probes,
-    noise: Noise,
-    tol: Tolerances,
     plan: Plan,
     rng: np.random.Generator,
+) -> Judged:
+    """Full and sample mode: determinism, noise, tolerances, every entry, history."""
+    probes = determinism(ev, problem, probes)
+    notes = _attach_checkpoint(ev, problem, settings, probes)
+    x, f0, scheme = problem.x, probes.cost, plan.scheme
+    noise = estimate_noise(ev, x, f0, rng, spread=probes.spread, needed=scheme.noise_gain > 0)
+    low = _low_precision(problem, probes, noise)
+    tol = tolerances(
+        settings.rtol,
+        settings.atol,
+        low_precision=low,
+        analytic=probes.analytic,
+        wobble=probes.wobble,
+    )
+    if settings.step is None:
+        steps = choose_steps(x, scheme, noise.relative(f0))
+    else:
+        steps = np.full(problem.n, settings.step)
+    stateful: list[Diagnosis] = []
+
+    def midway() -> Seen:  # long runs: the history probe halfway too, after a far point
+        found, seen = history(ev, problem, probes, ev.calls - probes.calls, noise.far)
+        stateful.extend(found)
+        return seen
+
+    comparison = compare_entries(
+        ev,
+        x,
+        f0,
+        probes.analytic,
+        idx=plan.entries,
+        steps=steps,
+        scheme=scheme,
+        eps_f=noise.eps_f,
+        tol=tol,
+        describe=partial(entry_name, problem.layout),
+        mode=plan.mode,
+        midway=midway if plan.entries.size >= MIDWAY_ENTRIES else None,
+    )
+    if not comparison.incomplete:
+        found, seen = history(ev, problem, probes, after=ev.calls - probes.calls)
+        stateful = stateful or found  # the first time it showed is enough
+        comparison = replace(comparison, seen=comparison.seen | seen)
+    comparison = replace(comparison, notes=(*notes, *comparison.notes))
+    return Judged(probes, noise, tol, plan, steps, comparison, stateful, low)
+
+
+def _directional(
+    ev: Evaluator,
+    problem: Problem,
     settings: Settings,
-    midway: Callable[[], Seen],
-) -> Comparison:
-    """The comparison stage: every planned entry (long runs probed halfway), or random
-    directions."""
-    if plan.mode != "directional":
-        return compare_entries(
-            ev,
-            problem.x,
-            probes.cost,
-            probes.analytic,
-            idx=plan.entries,
-            steps=plan.steps,
-            scheme=plan.scheme,
-            eps_f=noise.eps_f,
-            tol=tol,
-            describe=partial(entry_name, problem.layout),
-            mode=plan.mode,
-            midway=midway if plan.entries.size >= MIDWAY_ENTRIES else None,
-        )
-    notes: tuple[str, ...] = ()
+    probes: Probes,
+    plan: Plan,
+    rng: np.random.Generator,
+) -> Judged:
+    """Directional mode: three directions (noise measured only if a failure is borderline),
+    localisation if they fail, then f at x again — the history and determinism probe in one.
+    A function found to vary at random is checked again with that spread as its noise."""
+    notes = _attach_checkpoint(ev, problem, settings, probes)
     if settings.method not in ("auto", "central"):
-        notes = (
+        notes += (
             f"directional mode uses central differences; method={settings.method!r} was not used.",
         )
-    return compare_directions(
-        ev,
-        problem.x,
-        probes.analytic,
-        eps_f=noise.eps_f,
-        rel_noise=plan.rel_noise,
-        tol=tol,
-        rng=rng,
-        budget=settings.budget,
-        layout=problem.layout,
-        notes=notes,
-    )
+    x, f0 = problem.x, probes.cost
+    noise = Noise(noise_floor(f0), None, False, Seen())
+
+    def adopt(found: Noise) -> tuple[float, float, Tolerances]:
+        low = _low_precision(problem, probes, found)
+        tol = tolerances(
+            settings.rtol,
+            settings.atol,
+            low_precision=low,
+            analytic=probes.analytic,
+            wobble=probes.wobble,
+        )
+        return found.eps_f, max(found.relative(f0), EPS) ** (1 / 3), tol
+
+    for attempt in range(2):
+        eps_f, step, tol = adopt(noise)
+        context = Context(partial(estimate_noise, ev, x, f0, rng, spread=probes.spread), adopt)
+        outcome = compare_directions(
+            ev,
+            x,
+            probes.analytic,
+            eps_f=eps_f,
+            step=step,
+            tol=tol,
+            rng=rng,
+            budget=settings.budget,
+            layout=problem.layout,
+            context=context,
+            notes=notes,
+        )
+        noise, tol, comparison = outcome.noise or noise, outcome.tol, outcome.comparison
+        if comparison.incomplete or attempt == 1:
+            break
+        probes = revisit(ev, problem, probes, after=ev.calls - probes.calls)
+        if not probes.random or any(d.kind == "stateful" for d in probes.diagnoses):
+            break
+        noise = noise._replace(eps_f=max(noise.eps_f, probes.spread))  # spread is noise: again
+    low = _low_precision(problem, probes, noise)
+    return Judged(probes, noise, tol, plan, np.array([step]), comparison, [], low)
+
+
+def _low_precision(problem: Problem, probes: Probes, noise: Noise) -> bool:
+    """Whether f (or its gradient, or x) is float32 or less: wider default tolerances."""
+    seen = probes.seen | noise.seen
+    return probes.low_precision or noise.float32 or problem.low_precision_x or seen.low_precision
 
 
 def _attach_checkpoint(
@@ -430,17 +486,6 @@ def _attach_checkpoint(
     return tuple(ev.checkpoint.notes)
 
 
-class Judged(NamedTuple):
-    """Everything the stages after the probes produced."""
-
-    noise: Noise
-    tol: Tolerances
-    plan: Plan
-    comparison: Comparison
-    stateful: list[Diagnosis]
-    low_precision: bool
-
-
 def _diagnoses(
     problem: Problem, settings: Settings, probes: Probes, judged: Judged | None, seen: Seen
 ) -> list[Diagnosis]:
@@ -453,7 +498,7 @@ def _diagnoses(
     noise, tol, plan, comparison = judged.noise, judged.tol, judged.plan, judged.comparison
     if probes.random:
         part = tol.safety * (
-            (plan.scheme.noise_gain or 1.0) * noise.eps_f / float(np.median(plan.steps))
+            (plan.scheme.noise_gain or 1.0) * noise.eps_f / float(np.median(judged.steps))
             + probes.wobble
         )
         first.insert(0, nondeterminism(probes, part, settings.nondet_tol))

@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -58,35 +59,69 @@ class Probes:
         return self.spread > 0 or self.wobble > GRADIENT_WOBBLE * _scale(self.analytic)
 
 
-class _Call:
-    """One call at x, parsed: the real cost and the gradient as a float64 vector."""
+class AtX(NamedTuple):
+    """One call at x, parsed: the real cost, the gradient as a float64 vector, whether it came
+    in low precision, and what the evaluator saw."""
 
-    def __init__(self, ev: Evaluator, problem: Problem, where: str) -> None:
-        out = ev.at(problem.x, where)
-        self.cost = float(np.real(as_scalar(out.cost)))
-        try:
-            raw = problem.raw_gradient(out.grad, problem.x)
-        except Exception as exc:
-            if problem.grad is not None:  # the user's grad raised: say where, as for f
-                exc.add_note(f"gradcheck: raised while evaluating grad {where}.")
-            raise
-        self.gradient = problem.validated(raw)
-        self.low = np.asarray(raw).dtype in (np.float32, np.float16)
-        self.seen = out.seen
+    cost: float
+    gradient: np.ndarray
+    low: bool
+    seen: Seen
+
+
+def _call(ev: Evaluator, problem: Problem, where: str) -> AtX:
+    out = ev.at(problem.x, where)
+    cost = float(np.real(as_scalar(out.cost)))
+    try:
+        raw = problem.raw_gradient(out.grad, problem.x)
+    except Exception as exc:
+        if problem.grad is not None:  # the user's grad raised: say where, as for f
+            exc.add_note(f"gradcheck: raised while evaluating grad {where}.")
+        raise
+    low = np.asarray(raw).dtype in (np.float32, np.float16)
+    return AtX(cost, problem.validated(raw), bool(low), out.seen)
 
 
 def probe(ev: Evaluator, problem: Problem) -> Probes:
-    """Call f at x twice (more if they differ); name what is wrong with f itself."""
-    first = _Call(ev, problem, "at x")
-    second = _Call(ev, problem, "at x (second call, determinism probe)")
-    calls, seen = [first, second], first.seen | second.seen
-    notes: list[str] = []
-    diagnoses: list[Diagnosis] = []
-    spread = wobble = 0.0
-    cost_moved = _differs(first.cost, second.cost)
-    grad_moved = _differs(first.gradient, second.gradient)
+    """f and its gradient at x: one call (non-finite values named)."""
+    first = _call(ev, problem, "at x")
+    return Probes(
+        cost=first.cost,
+        analytic=first.gradient,
+        low_precision=first.low,
+        spread=0.0,
+        wobble=0.0,
+        calls=1,
+        diagnoses=tuple(_nonfinite_at_x(first, problem.layout)),
+        notes=(),
+        seen=first.seen,
+    )
+
+
+def determinism(ev: Evaluator, problem: Problem, probes: Probes) -> Probes:
+    """A second call at x, right away (more if the two differ): how repeatable is f?"""
+    second = _call(ev, problem, "at x (second call, determinism probe)")
+    return _compared(ev, problem, probes, second, "determinism probe")
+
+
+def revisit(ev: Evaluator, problem: Problem, probes: Probes, after: int) -> Probes:
+    """The last call at x, after ``after`` others: the history probe and, for directional mode,
+    the determinism probe in one. When it differs from the first call, more calls at x tell a
+    state (it moves one way, or it settled) from random spread."""
+    again = _call(ev, problem, f"at x again, after {after} other evaluations (history probe)")
+    return _compared(ev, problem, probes, again, "history probe")
+
+
+def _compared(ev: Evaluator, problem: Problem, probes: Probes, other: AtX, what: str) -> Probes:
+    first = AtX(probes.cost, probes.analytic, probes.low_precision, Seen())
+    seen = probes.seen | other.seen
+    calls = [first, other]
+    notes, found = list(probes.notes), list(probes.diagnoses)
+    spread, wobble = probes.spread, probes.wobble
+    cost_moved = _differs(first.cost, other.cost)
+    grad_moved = _differs(first.gradient, other.gradient)
     if cost_moved or grad_moved:
-        wobble = _largest(first.gradient - second.gradient)
+        wobble = max(wobble, _largest(first.gradient - other.gradient))
         if not cost_moved and wobble <= GRADIENT_WOBBLE * _scale(first.gradient):
             # A cost that is exact and a gradient varying at round-off level: atomic adds on a
             # GPU, threaded reductions. It only widens the tolerance.
@@ -96,30 +131,24 @@ def probe(ev: Evaluator, problem: Problem) -> Probes:
                 "a GPU. The tolerances include it."
             )
         else:
-            calls += [
-                _Call(ev, problem, f"at x (call {k + 3}, determinism probe)")
-                for k in range(REPEATS)
-            ]
+            calls += [_call(ev, problem, f"at x (call {k + 3}, {what})") for k in range(REPEATS)]
             seen = seen | _merge(c.seen for c in calls[2:])
-            spread, wobble, found = _repeatability(calls, problem.layout)
-            diagnoses += found
-    diagnoses += _nonfinite_at_x(first, problem.layout)
+            spread, wobble, stateful = _repeatability(calls, problem.layout)
+            found = stateful + found
     return Probes(
-        cost=first.cost,
-        analytic=first.gradient,
-        low_precision=first.low,
+        cost=probes.cost,
+        analytic=probes.analytic,
+        low_precision=probes.low_precision,
         spread=spread,
         wobble=wobble,
-        calls=len(calls),
-        diagnoses=tuple(diagnoses),
+        calls=probes.calls + len(calls) - 1,
+        diagnoses=tuple(found),
         notes=tuple(notes),
         seen=seen,
     )
 
 
-def _repeatability(
-    calls: list[_Call], layout: Layout | None
-) -> tuple[float, float, list[Diagnosis]]:
+def _repeatability(calls: list[AtX], layout: Layout | None) -> tuple[float, float, list[Diagnosis]]:
     """Spread of the cost, largest gradient variation, and a ``stateful`` diagnosis when the
     calls at x follow the call count (they only ever move one way) instead of varying at random."""
     costs = np.array([c.cost for c in calls])
@@ -133,12 +162,17 @@ def _repeatability(
     )
     for what, values, band in zip(("cost", "gradient"), (costs, along), bands, strict=True):
         steps = np.diff(values)
-        # Below round-off, a one-way sequence is chance (few distinct values); above, a trend.
-        if not np.any(np.abs(steps) > band) or not (np.all(steps >= 0) or np.all(steps <= 0)):
-            continue
-        if np.count_nonzero(steps) == 1 and steps[0] != 0:
-            return 0.0, 0.0, [_stateful_first(what, values[0], values[1])]
-        return 0.0, 0.0, [_stateful_trend(what, values)]
+        if not np.any(np.abs(steps) > band):
+            continue  # below round-off, a one-way sequence is chance (few distinct values)
+        if np.all(steps >= 0) or np.all(steps <= 0):
+            if np.count_nonzero(np.abs(steps) > band) == 1 and abs(steps[0]) > band:
+                # Only the first call differs: a cache filled, a warm start settled.
+                return 0.0, 0.0, [_stateful_first(what, values[0], values[1], values[-1])]
+            return 0.0, 0.0, [_stateful_trend(what, values)]
+        repeats = values[2:]
+        if np.all(np.abs(repeats - repeats[0]) <= band):
+            # Back-to-back calls agree: the differences came from the calls between.
+            return 0.0, 0.0, [_stateful_first(what, values[0], values[1], repeats[0])]
     return float(np.std(costs, ddof=1)), wobble, []
 
 
@@ -151,7 +185,7 @@ def history(
     if far is not None:
         seen = ev.at(far, "at a point away from x (history probe)").seen
         after += 1
-    again = _Call(ev, problem, f"at x again, after {after} other evaluations (history probe)")
+    again = _call(ev, problem, f"at x again, after {after} other evaluations (history probe)")
     seen = seen | again.seen
     cost_change = abs(again.cost - probes.cost)
     with np.errstate(invalid="ignore"):
@@ -245,7 +279,7 @@ def mutates_input(where: str) -> Diagnosis:
     )
 
 
-def _nonfinite_at_x(call: _Call, layout: Layout | None) -> list[Diagnosis]:
+def _nonfinite_at_x(call: AtX, layout: Layout | None) -> list[Diagnosis]:
     if not np.isfinite(call.cost):
         return [
             Diagnosis(
@@ -272,14 +306,14 @@ def _stateful_trend(what: str, values: np.ndarray) -> Diagnosis:
     )
 
 
-def _stateful_first(what: str, first: float, later: float) -> Diagnosis:
+def _stateful_first(what: str, first: float, second: float, settled: float) -> Diagnosis:
     return Diagnosis(
         "stateful",
-        f"f is stateful: its first call at x gave a {what} different from every later call at "
-        f"the same x ({first:.10g}, then always {later:.10g}). The result depends on what ran "
+        f"f is stateful: at the same x its {what} was {first:.10g}, then {second:.10g}, then "
+        f"{settled:.10g} on every call made back to back. The result depends on what ran "
         f"before: look for {CAUSES}.",
-        headline=f"f is stateful (the first call at x differs from the later ones by "
-        f"{abs(later - first):.2g})",
+        headline=f"f is stateful (the {what} at x changed by "
+        f"{max(abs(second - first), abs(settled - first)):.2g} between calls)",
     )
 
 
