@@ -140,6 +140,8 @@ def direction_view(
     needed, so that no direction of n entries is kept."""
     if scope is None and block is not None and layout is not None:
         scope = layout.indices(block)
+    elif scope is None:
+        scope = np.arange(analytic.size)
 
     def project(vector: np.ndarray) -> np.ndarray:
         return np.array([vector[idx] @ v for idx, v in (d() for d in directions)])
@@ -150,8 +152,8 @@ def direction_view(
         tolerance=tolerance,
         rtol=rtol,
         project=project,
-        scope=np.arange(analytic.size) if scope is None else scope,
-        suspects=np.arange(analytic.size) if scope is None else scope,
+        scope=scope,
+        suspects=scope,
         analytic=analytic,
         x=x,
         layout=layout,
@@ -474,20 +476,13 @@ def diagnose(
         )
     found += c.patterns
     if c.localised.size:
-        numeric, tolerance, checked = c.numeric, c.tolerance, c.checked
-        if c.mode == "directional":
-            # Entries neither localised nor in an explained block passed every test: use the
-            # analytic values there when naming the pattern of the localised ones.
-            numeric = np.where(np.isnan(c.numeric), analytic, c.numeric)
-            tolerance = np.where(
-                np.isnan(c.tolerance), tol.rtol * np.abs(analytic) + tol.atol, c.tolerance
-            )
-            checked = np.arange(analytic.size)
+        # In directional mode only the isolated entries have numbers: the pattern is sought
+        # among them (the others passed every test).
         found += explain_entries(
             analytic=analytic,
-            numeric=numeric,
-            tolerance=tolerance,
-            checked=checked,
+            numeric=c.numeric,
+            tolerance=c.tolerance,
+            checked=c.checked,
             mismatched=c.localised,
             layout=layout,
             x=x,

@@ -82,6 +82,7 @@ class Root:
     order: slice | np.ndarray
     size: int
     seed: int
+    holes: np.ndarray | None = None  # sorted positions where the direction is 0 (left out)
 
     def flat(self, positions: Positions) -> slice | np.ndarray:
         """Flat indices of ``positions``."""
@@ -92,20 +93,44 @@ class Root:
             return positions + start
         return self.order[positions]
 
-    def values(self, x: np.ndarray, positions: Positions) -> np.ndarray:
-        """``±u·max(1, |x|)`` at ``positions``, the same every time they are drawn."""
-        u = _uniform(self.seed, positions)
-        w = 2.0 * u - 1.0
-        return (w + np.copysign(0.5, w)) * np.maximum(1.0, np.abs(x[self.flat(positions)]))
+    def values(
+        self,
+        x: np.ndarray,
+        positions: Positions,
+        out: np.ndarray | None = None,
+        scratch: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """``±u·max(1, |x|)`` at ``positions``, the same every time they are drawn (into
+        ``out``, using ``scratch``, when given: no new memory for a direction of n entries)."""
+        size = _size(positions)
+        v = np.empty(size) if out is None else out[:size]
+        work = np.empty(size) if scratch is None else scratch[:size]
+        _uniform(self.seed, positions, v)
+        v *= 2.0
+        v -= 1.0  # w, uniform in [−1, 1): sign and magnitude independent
+        np.copysign(0.5, v, out=work)
+        v += work  # ±[0.5, 1.5)
+        np.abs(x[self.flat(positions)], out=work)
+        np.maximum(work, 1.0, out=work)
+        v *= work
+        if self.holes is not None and self.holes.size:
+            if isinstance(positions, slice):  # a range: the holes inside it
+                lo = positions.start or 0
+                inside = self.holes[(self.holes >= lo) & (self.holes < lo + size)]
+                v[inside - lo] = 0.0
+            else:
+                v[np.isin(positions, self.holes)] = 0.0
+        return v
 
 
-def _uniform(seed: int, positions: Positions) -> np.ndarray:
+def _uniform(seed: int, positions: Positions, out: np.ndarray) -> np.ndarray:
     if isinstance(positions, slice):
         generator = np.random.PCG64(seed)
         generator.advance(positions.start or 0)
-        return np.random.Generator(generator).random(positions.stop - (positions.start or 0))
+        return np.random.Generator(generator).random(out=out)
     lo, hi = int(positions.min()), int(positions.max()) + 1
-    return _uniform(seed, slice(lo, hi))[positions - lo]
+    out[:] = _uniform(seed, slice(lo, hi), np.empty(hi - lo))[positions - lo]
+    return out
 
 
 def random_direction(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -172,29 +197,66 @@ class _Tester:
     step: float
     tol: Tolerances
     seen: Seen = field(default_factory=Seen)
+    _draw: tuple[np.ndarray, np.ndarray] | None = None  # two arrays of n, reused for directions
+
+    def draw(self, root: Root, positions: Positions) -> np.ndarray:
+        """A direction's values on ``positions``, into memory kept for the purpose (a fresh
+        array of n entries per direction costs more in page faults than the rest)."""
+        if self._draw is None:
+            self._draw = (np.empty(self.x.size), np.empty(self.x.size))
+        return root.values(self.x, positions, *self._draw)
+
+    def release(self) -> None:
+        """Give back the memory kept for drawing directions."""
+        self._draw = None
+
+    def direction(self, group: Group) -> tuple[slice | np.ndarray, np.ndarray]:
+        """A group's (flat indices, values), drawn into the reused memory: valid until the
+        next draw."""
+        return group.flat, self.draw(group.root, group.positions)
 
     def differences(self, specs: Sequence[Spec], steps: np.ndarray) -> np.ndarray:
-        """Central differences along each group: f at x + s·v, then x − s·v, direction by
-        direction (one direction's values in memory at a time)."""
+        """Central differences along each group, direction by direction: f at x + s·v, then at
+        x − s·v, each point built once and handed to f as it is (one direction in memory)."""
+        return self._measure(specs, steps)[0]
+
+    def _measure(self, specs: Sequence[Spec], steps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The differences, and per group the analytic side drawn from the same direction: a·v,
+        ‖a∘v‖₂ (what rtol is relative to), ‖v‖₁ (atol's weight), the round-off of a·v."""
         x = self.x
+        stats = np.empty((4, len(specs)))
         cache: dict[int, tuple[slice | np.ndarray, np.ndarray]] = {}
 
-        def change(j: int) -> tuple[slice | np.ndarray, np.ndarray]:
+        def change(j: int) -> tuple[slice, np.ndarray]:
             k = j // 2
             if k not in cache:
                 cache.clear()
                 root, positions = specs[k]
-                cache[k] = (root.flat(positions), root.values(x, positions))
-            flat, v = cache[k]
-            return flat, x[flat] + (1.0 if j % 2 == 0 else -1.0) * steps[k] * v
+                flat, v = root.flat(positions), self.draw(root, positions)
+                scratch = self._draw[1][: v.size]  # type: ignore[index]
+                np.abs(v, out=scratch)
+                weight = scratch.sum()
+                np.multiply(self.analytic[flat], v, out=scratch)  # a∘v
+                norm = float(np.sqrt(scratch @ scratch))
+                # |a·v| round-off ≤ eps·Σ|a_i v_i| ≤ eps·√size·‖a∘v‖₂ (Cauchy–Schwarz).
+                stats[:, k] = scratch.sum(), norm, weight, 100 * EPS * np.sqrt(v.size) * norm
+                v *= steps[k]
+                cache[k] = (flat, v)
+            flat, sv = cache[k]
+            sign = 1.0 if j % 2 == 0 else -1.0
+            if isinstance(flat, slice) and flat.start == 0 and flat.stop == x.size:
+                return slice(None), x + sv if sign > 0 else x - sv  # the whole vector: one pass
+            point = x.copy()
+            point[flat] += sign * sv
+            return slice(None), point
 
         where = lambda j: f"along a random direction over {_size(specs[j // 2][1])} entries"
-        costs = self.ev.costs(Points(x, 2 * len(specs), change, where))
+        costs = self.ev.costs(Points(x, 2 * len(specs), change, where, owned=True))
         self.seen = self.seen | costs.seen
         if costs.seen.incomplete:
             raise _Incomplete
         values = np.real(costs.values)
-        return (values[0::2] - values[1::2]) / (2 * steps)
+        return (values[0::2] - values[1::2]) / (2 * steps), stats
 
     def test(self, specs: Sequence[Spec], refine: str = "all") -> list[Group]:
         """Each group's numbers and tolerance; failing ones refined at half the step (``refine``:
@@ -202,8 +264,7 @@ class _Tester:
         if not specs:
             return []
         steps = np.full(len(specs), self.step)
-        d = self.differences(specs, steps)
-        a, magnitude, weight, rounding = self._analytic(specs)
+        d, (a, magnitude, weight, rounding) = self._measure(specs, steps)
 
         def allowed(k: np.ndarray, trunc: np.ndarray | float) -> np.ndarray:
             return self.tol.allowed(
@@ -243,18 +304,6 @@ class _Tester:
             for (root, positions), dk, ak, tk, ck in zip(specs, d, a, tol, change, strict=True)
         ]
 
-    def _analytic(
-        self, specs: Sequence[Spec]
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Per group: a·v, ‖a∘v‖₂ (what rtol is relative to), ‖v‖₁ (atol's weight), and the
-        round-off of the dot product."""
-        out = np.empty((4, len(specs)))
-        for k, (root, positions) in enumerate(specs):
-            v = root.values(self.x, positions)
-            av = self.analytic[root.flat(positions)] * v
-            out[:, k] = av.sum(), np.linalg.norm(av), np.abs(v).sum(), 100 * EPS * np.abs(av).sum()
-        return out[0], out[1], out[2], out[3]
-
 
 class Context(NamedTuple):
     """What the search may ask of the pipeline: the noise of f, measured once (8 calls), and
@@ -285,7 +334,8 @@ class _Search:
     noise: Noise | None = None
     patterns: list[Diagnosis] = field(default_factory=list)
     explained: list[np.ndarray] = field(default_factory=list)
-    found: list[Group] = field(default_factory=list)
+    found: list[Group] = field(default_factory=list)  # isolated and confirmed
+    pending: list[Group] = field(default_factory=list)  # isolated, to be confirmed
     frontier: list[Group] = field(default_factory=list)
     complete: bool = True
     census: tuple[int, int] | None = None  # (cells, failing cells) at the deepest level searched
@@ -332,7 +382,7 @@ class _Search:
             analytic_items=np.array([g.analytic for g in groups]),
             tolerance=np.array([g.tolerance for g in groups]),
             rtol=self.tester.tol.rtol,
-            directions=[partial(_vector, g, x) for g in groups],
+            directions=[partial(self.tester.direction, g) for g in groups],
             analytic=self.tester.analytic,
             x=x,
             layout=self.layout,
@@ -396,7 +446,7 @@ class _Search:
         a group of one row or column is tested as a scope of its own first."""
         level = [(g, u) for g, u in start if g.fails]
         while level:
-            self.found += [g for g, _ in level if g.size == 1]
+            self.pending += [g for g, _ in level if g.size == 1]
             parents = []
             for g, unit in level:
                 if g.size == 1:
@@ -436,9 +486,10 @@ class _Search:
         while queue:
             g, _ = queue.pop(0)
             if g.size == 1:
-                self.found.append(g)
+                self.pending.append(g)
                 continue
-            if not self.affordable(2 * math.ceil(math.log2(g.size))):
+            # down to one entry, and its confirmation at half the step
+            if not self.affordable(2 * math.ceil(math.log2(g.size)) + 2):
                 self.frontier += [g, *(q for q, _ in queue)]
                 return
             children = sorted(self.split([(g, 1)]), key=lambda c: -c[0].ratio)
@@ -461,38 +512,36 @@ class _Search:
         return True
 
     def confirm(self) -> None:
-        """Each isolated entry, estimated again at half the step: an error that is truncation
-        (a strongly curved f) is not reported."""
-        if not self.found:
+        """Each newly isolated entry, estimated again at half the step: an error that is
+        truncation (a strongly curved f) is not reported. Within the budget, the least certain
+        first; the others keep the test they failed."""
+        pending, self.pending = sorted(self.pending, key=lambda g: g.ratio), []
+        affordable = max(0, (self.budget - self.tester.ev.calls) // 2)
+        checked, self.found = pending[:affordable], self.found + pending[affordable:]
+        if not checked:
             return
-        specs = [(g.root, g.positions) for g in self.found]
+        specs = [(g.root, g.positions) for g in checked]
         half = self.tester.differences(specs, np.full(len(specs), self.tester.step / 2))
-        kept = []
-        for g, dh in zip(self.found, half, strict=True):
+        for g, dh in zip(checked, half, strict=True):
             trunc = 4 / 3 * abs(g.numeric - dh)
             widened = g._replace(tolerance=g.tolerance + self.tester.tol.safety * trunc)
             if widened.fails:
-                kept.append(widened)
-        self.found = kept
+                self.found.append(widened)
 
     def verify(self) -> None:
-        """What was neither named nor isolated must pass along a fresh direction."""
+        """What was neither named nor isolated must pass along a fresh direction (over all of x,
+        zero on the entries already accounted for)."""
         for _ in range(2):
             done = [np.asarray(_indices(g.flat)) for g in self.found + self.frontier]
-            rest = np.setdiff1d(np.arange(self.n), np.concatenate([*self.explained, *done, []]))
-            if not self.complete or rest.size == 0 or not self.affordable(2):
+            holes = np.unique(np.concatenate([*self.explained, *done, np.array([], np.intp)]))
+            if not self.complete or holes.size == self.n or not self.affordable(2):
                 return
-            (check,) = self.tester.test(
-                [(r, slice(0, rest.size)) for r in self.roots(rest, rest.size, 1)], refine="all"
-            )
+            root = Root(slice(0, self.n), self.n, int(self.rng.integers(2**63)), holes)
+            (check,) = self.tester.test([(root, slice(0, self.n))], refine="all")
             if not check.fails:
                 return
             self.localise([(check, 1)], None)
             self.confirm()
-
-
-def _vector(group: Group, x: np.ndarray) -> tuple[slice | np.ndarray, np.ndarray]:
-    return group.flat, group.root.values(x, group.positions)
 
 
 def _indices(flat: slice | np.ndarray) -> np.ndarray:
@@ -551,6 +600,7 @@ def compare_directions(
                 search.verify()
     except _Incomplete:
         search.complete = False
+    search.tester.release()
     return Outcome(_comparison(search, verdict, notes), search.noise, search.tester.tol)
 
 
@@ -561,7 +611,7 @@ def _is_matrix(layout: Layout | None, name: str) -> bool:
 
 def _comparison(search: _Search, verdict: list[Group], notes: tuple[str, ...]) -> Comparison:
     n, seen = search.n, search.tester.seen
-    found = sorted(search.found, key=lambda g: int(_indices(g.flat)[0]))
+    found = sorted(search.found + search.pending, key=lambda g: int(_indices(g.flat)[0]))
     localised = np.array([int(_indices(g.flat)[0]) for g in found], dtype=np.intp)
     numeric, tolerance = np.full(n, np.nan), np.full(n, np.nan)
     for i, g in zip(localised, found, strict=True):
@@ -576,8 +626,7 @@ def _comparison(search: _Search, verdict: list[Group], notes: tuple[str, ...]) -
         notes = (*notes, f"localisation stopped at the evaluation budget ({search.budget}).")
     numbers = np.array([[g.numeric, g.analytic, g.tolerance] for g in verdict]).reshape(-1, 3)
     failed = bool(np.any(~(np.abs(numbers[:, 0] - numbers[:, 1]) <= numbers[:, 2])))
-    nothing = np.full(n, np.nan)
-    nothing.flags.writeable = False  # error and step: shared, never written
+    nothing = np.broadcast_to(np.nan, n)  # error and step: NaN everywhere, no memory
     return Comparison(
         numeric=numeric,
         error=nothing,

@@ -107,19 +107,26 @@ class Points:
     """``count`` points, each ``x`` with the entries ``change(k)[0]`` set to ``change(k)[1]``.
 
     Iterating yields one reused buffer, valid until the next item: only what is handed to ``f``
-    is copied, so a check of n entries never holds n points in memory.
+    is copied, so a check of n entries never holds n points in memory. With ``owned=True`` each
+    ``change(k)`` returns a whole new point ``(slice(None), point)`` that nobody else holds, and
+    it is handed to ``f`` as it is (no buffer, no copy: directions over millions of entries).
     """
 
     x: np.ndarray
     count: int
     change: Callable[[int], tuple[Any, np.ndarray]]
     where: Callable[[int], str]
+    owned: bool = False
 
     def __len__(self) -> int:
         return self.count
 
     def __iter__(self) -> Iterator[np.ndarray]:
         if self.count == 0:
+            return
+        if self.owned:
+            for k in range(self.count):
+                yield self.change(k)[1]
             return
         first = self.change(0)
         buffer = self.x.astype(np.result_type(self.x, first[1]), copy=True)
@@ -136,6 +143,9 @@ def explicit_points(x: np.ndarray, points: list[np.ndarray], where: str) -> Poin
     return Points(x, len(points), lambda k: (everything, points[k]), lambda k: where)
 
 
+SAMPLED = 100_000  # above this size, a point handed over as it is is checked on a sample
+
+
 class Call(NamedTuple):
     """The user's function with the extra arguments it is always called with."""
 
@@ -143,14 +153,25 @@ class Call(NamedTuple):
     args: tuple = ()
     kwargs: Mapping[str, Any] = {}
 
-    def __call__(self, point: np.ndarray) -> tuple[Any, bool]:
+    def __call__(self, point: np.ndarray, copy: bool = True) -> tuple[Any, bool]:
         """``f`` on a private copy of ``point`` (one point, or a (k, n) batch); also whether
-        ``f`` modified it."""
-        arg = point.copy()
-        out = self.f(arg, *self.args, **self.kwargs)
-        if np.array_equal(arg, point):
-            return out, False
-        return out, not np.array_equal(arg, point, equal_nan=True)
+        ``f`` modified it. With ``copy=False`` the point is already private and is handed over
+        as it is; whether f modifies it is then seen on a sample of its entries when it is
+        large (a sweeping ``x -= …`` is caught, a single changed entry may not be)."""
+        if copy:
+            arg = point.copy()
+            out = self.f(arg, *self.args, **self.kwargs)
+            if np.array_equal(arg, point):
+                return out, False
+            return out, not np.array_equal(arg, point, equal_nan=True)
+        watch = (
+            slice(None)
+            if point.size <= SAMPLED
+            else np.linspace(0, point.size - 1, 512, dtype=np.intp)
+        )
+        before = point[..., watch].copy()
+        out = self.f(point, *self.args, **self.kwargs)
+        return out, not np.array_equal(point[..., watch], before, equal_nan=True)
 
 
 _WORKER_CALLS: dict[str, Call] = {}  # in a worker process: the functions it has unpickled
@@ -352,7 +373,7 @@ class Evaluator:
                 continue
             t0 = time.perf_counter()
             try:
-                out, mutated = call(p)
+                out, mutated = call(p, copy=not points.owned)
             except Exception as exc:
                 exc.add_note(f"gradcheck: raised while evaluating f {points.where(k)}.")
                 raise
@@ -360,6 +381,7 @@ class Evaluator:
                 self._spent(t0, 1)
             cost, dtype = _cost(out)
             sink.store(k, wanted[k], cost, dtype, mutated, points.where)
+            del p, out  # before the next point is built: one point of n in memory at a time
 
     def _batched(self, points: Points, todo: list[tuple[int, str]], sink: _Sink) -> None:
         wanted = dict(todo)

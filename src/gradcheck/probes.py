@@ -335,6 +335,8 @@ def _largest(d: np.ndarray) -> float:
 
 def _differs(a: object, b: object) -> bool:
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if np.array_equal(a, b):  # the common case, in one pass
+        return False
     scale = np.maximum(np.abs(a), np.abs(b))
     with np.errstate(invalid="ignore"):
         # Bit-for-bit would be too strict for threaded reductions; 4 ulps is not.

@@ -145,4 +145,4 @@ def validate_gradient(g: Any, n: int) -> np.ndarray:
             f"the gradient must have shape ({n},) like x (or ({n}, 1) / (1, {n})), got shape "
             f"{np.shape(g)}. If it is a matrix, unroll it the same way as x."
         )
-    return np.real(arr).astype(np.float64)
+    return np.real(arr).astype(np.float64, copy=False)

@@ -1,0 +1,172 @@
+"""Directional mode with few evaluations: an 8-call verdict that does not miss, localisation near
+the information limit, rows and columns named by their pattern, a budget that runs out
+gracefully, and memory of a few vectors whatever n."""
+
+import tracemalloc
+
+import numpy as np
+import pytest
+
+import gradcheck
+from gradcheck import ex4
+from gradcheck.directional import DIRECTIONS, Root
+
+from . import functions
+
+
+@pytest.fixture(scope="module")
+def network():
+    """The ex4 network at 400-25-10 (10,285 parameters), 20 random examples, λ = 1."""
+    rng = np.random.default_rng(0)
+    X, y = rng.random((20, 400)), rng.integers(1, 11, 20)
+    p = ex4.unroll(ex4.rand_initialize_weights(400, 25, 1), ex4.rand_initialize_weights(25, 10, 2))
+    g = ex4.nn_cost_function(p, 400, 25, 10, X, y, 1.0)[1]
+    return X, y, p, g
+
+
+def _planted(network, delta):
+    X, y, _, _ = network
+
+    def f(q):
+        J, g = ex4.nn_cost_function(q, 400, 25, 10, X, y, 1.0)
+        return J, g + delta
+
+    return f
+
+
+def test_a_correct_gradient_costs_eight_calls(network):
+    X, y, p, _ = network
+    f = lambda q: ex4.nn_cost_function(q, 400, 25, 10, X, y, 1.0)
+    for seed in range(20):
+        report = gradcheck.check(f, p, mode="directional", seed=seed)
+        assert report.ok, str(report)
+        assert report.evaluations == 8  # x, three directions (±), x again
+        assert report.directions == DIRECTIONS == 3
+
+
+def test_errors_of_1e_4_relative_are_never_missed_in_1000_trials(network):
+    # The module's bound: P(miss) ≤ (τ / max_j |δ_j|·m_j)^3 ≈ (1e-6 / 1e-4)^3 = 1e-6 a trial.
+    _, _, p, g = network
+    size = 1e-4 * np.linalg.norm(g)
+    missed = []
+    for trial in range(1000):
+        rng = np.random.default_rng(trial)
+        k = 1 if trial % 2 == 0 else int(rng.integers(2, 9))  # single, then several at once
+        delta = np.zeros(p.size)
+        delta[rng.choice(p.size, k, replace=False)] = rng.choice([-1.0, 1.0], k) * size
+        report = gradcheck.check(
+            _planted(network, delta), p, mode="directional", seed=trial, budget=12
+        )
+        if report.ok:
+            missed.append(trial)
+    assert missed == []
+
+
+def test_one_wrong_entry_in_a_million_in_at_most_60_calls():
+    f, w = functions.logistic_regression(1_000_000, 50, planted=((654_321, 0.25),))
+    report = gradcheck.check(f, w, mode="directional")
+    assert report.mismatched.tolist() == [654_321]
+    assert report.evaluations <= 60
+
+
+def test_three_wrong_entries_in_1e5_in_at_most_120_calls():
+    planted = ((17, 0.5), (50_000, -1.0), (99_998, 2e-3))
+    f, w = functions.logistic_regression(100_000, 50, planted=planted)
+    report = gradcheck.check(f, w, mode="directional")
+    assert report.mismatched.tolist() == [17, 50_000, 99_998]
+    assert report.evaluations <= 120
+
+
+def _full_size(weights_path, bug):
+    theta1, theta2 = ex4.load_weights(weights_path)
+    rng = np.random.default_rng(0)
+    X, y = rng.random((30, 400)), rng.integers(1, 11, 30)
+
+    def cost(q):
+        J, g = ex4.nn_cost_function(q, 400, 25, 10, X, y, 1.0)
+        t1 = g[:10025].reshape(25, 401, order="F").copy()
+        bug(t1)
+        g[:10025] = t1.ravel(order="F")
+        return J, g
+
+    blocks = {"Theta1": (25, 401), "Theta2": (10, 26)}
+    params = ex4.unroll(theta1, theta2)
+    return gradcheck.check(cost, params, blocks=blocks, order="F", mode="directional")
+
+
+def _zero_row(t1):
+    t1[3, :] = 0
+
+
+def _scale_column(t1):
+    t1[:, 7] *= 1.1
+
+
+def test_a_row_never_written_is_named_zero_without_localising_its_entries(weights_path):
+    report = _full_size(weights_path, _zero_row)
+    d = report.diagnoses[0]
+    assert (d.kind, d.block) == ("zero", "Theta1")
+    assert "Theta1[3, :] (row, 401 entries)" in d.message
+    assert report.mismatched.size == 401
+    assert report.evaluations <= 100
+
+
+def test_a_scaled_column_is_named_scale_with_its_factor(weights_path):
+    report = _full_size(weights_path, _scale_column)
+    d = report.diagnoses[0]
+    assert (d.kind, d.block) == ("scale", "Theta1")
+    assert d.factor == pytest.approx(1.1, rel=1e-6)
+    assert "Theta1[:, 7] (column, 25 entries)" in d.message
+    assert report.evaluations <= 100
+
+
+def test_many_wrong_entries_are_counted_and_located_when_the_budget_runs_out():
+    rng = np.random.default_rng(3)
+    where = rng.choice(100_000, size=200, replace=False)
+    f, w = functions.logistic_regression(100_000, 50, planted=tuple((int(i), 0.5) for i in where))
+    report = gradcheck.check(f, w, mode="directional", budget=2000)
+    assert not report.ok
+    assert report.evaluations <= 2000 + 1  # the budget, and the last call at x
+    assert report.mismatched.size > 0  # some isolated, every one of them right
+    assert np.all(np.isin(report.mismatched, where))
+    frontier = next(d for d in report.diagnoses if "budget (2000) ran out" in d.message)
+    estimate = int(frontier.headline.split()[1])
+    assert 150 <= estimate <= 260  # 200 planted: the census of failing groups
+    assert np.all(np.isin(where, np.union1d(frontier.indices, report.mismatched)))  # all located
+
+
+def _right(p):  # ½‖p‖² returns p itself as its gradient: f allocates nothing
+    return 0.5 * float(p @ p), p
+
+
+def _wrong(p):
+    g = p.copy()  # the one vector this f allocates itself
+    g[123_456] += 1.0
+    return 0.5 * float(p @ p), g
+
+
+@pytest.mark.parametrize(("f", "own"), [(_right, 0), (_wrong, 1)], ids=["verdict", "localised"])
+def test_extra_memory_is_at_most_eight_vectors(f, own):
+    n = 1_000_000
+    x = np.random.default_rng(0).standard_normal(n)
+    tracemalloc.start()
+    try:
+        report = gradcheck.check(f, x, mode="directional")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert report.mismatched.tolist() == ([] if f is _right else [123_456])
+    # our copy of x, the gradient, a direction and its scratch, a point, the report's arrays
+    assert peak <= (8 + own) * 8 * n
+
+
+def test_a_direction_is_drawn_the_same_on_any_range():
+    x = np.linspace(-3, 3, 1000)
+    root = Root(slice(0, 1000), 1000, seed=7)
+    whole = root.values(x, slice(0, 1000))
+    np.testing.assert_array_equal(root.values(x, slice(250, 600)), whole[250:600])
+    picked = np.array([3, 999, 10])
+    np.testing.assert_array_equal(root.values(x, picked), whole[picked])
+    assert np.all(np.abs(whole) >= 0.5 * np.maximum(1, np.abs(x)))  # never near zero
+    holes = Root(slice(0, 1000), 1000, seed=7, holes=np.array([5, 500]))
+    assert holes.values(x, slice(0, 1000))[[5, 500]].tolist() == [0.0, 0.0]
