@@ -76,3 +76,17 @@ def test_jax_vector_output_names_wrong_jacobian_entries():
     report = gjax.check_function(lambda p, x: layer(p["w"], x), params, x)
     assert not report.ok
     assert any(d.message.startswith("wrong Jacobian entries: J[") for d in report.diagnoses)
+
+
+def test_jax_batches_with_vmap_under_jit_and_gives_the_same_numbers():
+    import jax.numpy as jnp
+
+    params = {"w": jnp.asarray(np.random.default_rng(0).standard_normal((3, 2)))}
+    x = jnp.asarray(np.random.default_rng(1).standard_normal((4, 3)))
+    loss = lambda p, x: jnp.sum(jnp.tanh(x @ p["w"]) ** 2)
+    batched = gjax.check_function(loss, params, x)
+    serial = gjax.check_function(loss, params, x, vectorized=False)
+    assert batched.ok
+    assert any("jax.vmap" in n for n in batched.notes)
+    assert batched.evaluations == serial.evaluations
+    np.testing.assert_allclose(batched.numeric, serial.numeric, rtol=1e-6, atol=1e-10)

@@ -147,3 +147,18 @@ def test_check_module_on_a_small_cnn_batched_and_not():
     assert serial.ok
     assert any("vmap" in n for n in batched.notes)
     np.testing.assert_allclose(batched.numeric, serial.numeric, rtol=1e-6, atol=1e-9)
+
+
+def test_check_function_batches_with_vmap_and_gives_the_same_numbers():
+    x, W, b = _inputs()
+    fn = lambda x, W, b: torch.tanh(x @ W.T + b)
+    batched = gtorch.check_function(fn, x, W, b)
+    serial = gtorch.check_function(fn, x, W, b, vectorized=False)
+    assert batched.ok
+    assert serial.ok
+    assert any("torch.func.vmap" in n for n in batched.notes)
+    np.testing.assert_allclose(batched.numeric, serial.numeric, rtol=1e-6, atol=1e-10)
+    # a custom Function without a vmap rule falls back to one point at a time
+    plain = gtorch.check_function(_make(None).apply, x, W, b)
+    assert plain.ok
+    assert not any("vmap" in n for n in plain.notes)

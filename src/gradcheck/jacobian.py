@@ -42,6 +42,17 @@ class _Weighted:
         return float(self.w @ _vector(self.f(p, *args, **kwargs), "f"))
 
 
+class _WeightedBatch:
+    """``w·f`` for a (k, n) batch of points, from a batched f returning (k, m) outputs."""
+
+    def __init__(self, batched: Callable[..., Any], w: np.ndarray) -> None:
+        self.batched, self.w = batched, w
+
+    def __call__(self, points: np.ndarray, *args: Any, **kwargs: Any) -> np.ndarray:
+        out = np.asarray(self.batched(np.atleast_2d(points), *args, **kwargs), dtype=float)
+        return out.reshape(out.shape[0], -1) @ self.w
+
+
 class _TransposeTimes:
     """``Jᵀw`` from whichever of ``jac``, ``vjp``, ``jvp`` was given."""
 
@@ -87,6 +98,7 @@ def check_jacobian(
     blocks: Mapping[str, Any] | Layout | None = None,
     order: Order = "C",
     seed: int = 0,
+    batched: Callable[..., Any] | None = None,
     ledger: Ledger | None = None,
     notes: tuple[str, ...] = (),
     **options: Any,
@@ -108,6 +120,9 @@ def check_jacobian(
         As for :func:`gradcheck.check`.
     seed : int
         Seeds the output weighting and the check.
+    batched : callable, optional
+        ``batched(X, *args, **kwargs)``: f on a (k, n) batch of points, returning (k, m)
+        outputs; the check then evaluates perturbed points in batches (``vectorized``).
     ledger, notes
         For adapters: a shared count of calls, notes to add to the report.
     **options
@@ -147,12 +162,13 @@ def check_jacobian(
     w = np.random.default_rng(seed).standard_normal(m)
     transpose = _TransposeTimes(given[0][0], given[0][1], w, probe.n)
     problem = make_problem(
-        _Weighted(f, w),
+        _Weighted(f, w) if batched is None else _WeightedBatch(batched, w),
         probe.x,
         transpose,
         args=probe.args,
         kwargs=probe.kwargs,
         blocks=probe.layout,
+        vectorized=batched is not None,
     )
 
     def wrong_entries(found: Findings) -> tuple[list[Diagnosis], list[str]]:

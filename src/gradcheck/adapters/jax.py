@@ -24,12 +24,16 @@ def _jax() -> Any:
     return jax
 
 
-def check_function(f: Callable, params: Any, *args: Any, **options: Any) -> Report:
+def check_function(
+    f: Callable, params: Any, *args: Any, vectorized: bool = True, **options: Any
+) -> Report:
     """Check the reverse-mode derivative of ``f(params, *args)`` with respect to ``params``.
 
     ``f`` may return a scalar or an array (then checked through a random weighting of its
     outputs, and wrong Jacobian entries are named). ``args`` are passed through unchanged;
     ``**options`` to :func:`gradcheck.check` (``method``, ``step``, ``mode``, ``rtol``, …).
+    With ``vectorized=True`` (the default) perturbed parameters are evaluated in batches, by
+    ``jax.vmap`` under ``jax.jit``.
 
     Examples
     --------
@@ -72,11 +76,16 @@ def check_function(f: Callable, params: Any, *args: Any, **options: Any) -> Repo
             _, vjp = jax.vjp(flat_f, x)
             return vjp(w)[0]
 
+        batch = jax.jit(jax.vmap(flat_f))
         report = check_jacobian(
             lambda x: np.asarray(forward(jnp.asarray(x))),
             x0,
             vjp=lambda x, w: np.asarray(pullback(jnp.asarray(x), jnp.asarray(w))),
+            batched=(lambda X: np.asarray(batch(jnp.asarray(X)))) if vectorized else None,
             blocks=layout,
+            notes=("perturbed parameters were evaluated in batches with jax.vmap.",)
+            if vectorized
+            else (),
             **options,
         )
     return report
