@@ -307,6 +307,9 @@ def test_a_closure_on_a_dask_process_cluster_gives_the_serial_report():
         distributed.Client(cluster) as client,
     ):
         report = gradcheck.check(closure, x, executor=client.get_executor(), workers=2)
+        scattered = gradcheck.check(
+            closure, x, executor=client
+        )  # the client itself: data sent once
 
         def raises(x):
             if x[5] != 0.0 and x[0] == -1.0:
@@ -316,6 +319,7 @@ def test_a_closure_on_a_dask_process_cluster_gives_the_serial_report():
         with pytest.raises(ArithmeticError) as info:  # f's own error keeps its type on Dask
             gradcheck.check(raises, np.r_[-1.0, np.zeros(11)], executor=client.get_executor())
     np.testing.assert_array_equal(report.numeric, serial.numeric)
+    np.testing.assert_array_equal(scattered.numeric, serial.numeric)
     assert report.ok == serial.ok is True
-    assert report.evaluations == serial.evaluations
+    assert report.evaluations == serial.evaluations == scattered.evaluations
     assert any("at entry x[5]" in n for n in info.value.__notes__)

@@ -29,7 +29,8 @@ import numpy as np
 
 from .checkpoint import Checkpoint, point_key
 
-BATCH = 64  # points per call of a vectorized f, and per task on an executor
+BATCH = 64  # points per call of a vectorized f
+CHUNK = 1024  # most points in one task on an executor (about four tasks a worker)
 LOW_PRECISION = frozenset({"float32", "float16", "complex64"})
 
 
@@ -267,6 +268,8 @@ class Evaluator:
     vectorized: bool = False
     checkpoint: Checkpoint | None = None
     ledger: Ledger = field(default_factory=Ledger)
+    _payload: tuple[str, bytes] | None = field(default=None, repr=False)
+    _scattered: tuple[Any, Any] | None = field(default=None, repr=False)
 
     @property
     def calls(self) -> int:
@@ -422,8 +425,8 @@ class Evaluator:
         # Work travels in chunks: x and f (with the data it holds) once per chunk, then only
         # the entries each point changes; only costs travel back.
         remote = _Remote(self, points, sink)
-        workers = self.workers or _cpu_count()
-        size = max(1, min(4 * BATCH, -(-len(todo) // (4 * workers))))
+        workers = executor_workers(self.executor, self.workers)
+        size = max(1, min(CHUNK, -(-len(todo) // (4 * workers))))
         in_flight: deque[tuple[list[tuple[int, str]], Future]] = deque()
         t0 = time.perf_counter()
         try:
@@ -440,8 +443,16 @@ class Evaluator:
             remote.close()
             self._spent(t0, 0)
 
+    def scattered(self, client: Any) -> Any:
+        """The payload, sent once to every worker of a Dask client (a future of it)."""
+        if self._scattered is None or self._scattered[0] is not client:
+            self._scattered = (client, client.scatter(self.payload(), broadcast=True))
+        return self._scattered[1]
+
     def payload(self) -> tuple[str, bytes]:
         """The function and its arguments, pickled by value once (cloudpickle), with a key."""
+        if self._payload is not None:
+            return self._payload
         try:
             import cloudpickle
 
@@ -453,7 +464,8 @@ class Evaluator:
                 "connections cannot travel to another process: create them inside f, or use a "
                 "ThreadPoolExecutor."
             ) from None
-        return hashlib.sha1(blob).hexdigest(), blob
+        self._payload = (hashlib.sha1(blob).hexdigest(), blob)
+        return self._payload
 
     def _progress_bar(self, total: int) -> Any:
         show = self.progress
@@ -483,17 +495,23 @@ class _Remote:
 
     def __init__(self, ev: Evaluator, points: Points, sink: _Sink) -> None:
         self.ev, self.points, self.sink = ev, points, sink
-        self.executor: Executor = ev.executor  # type: ignore[assignment]
+        self.executor: Any = ev.executor
         self.own: Executor | None = None
         threads = isinstance(self.executor, ThreadPoolExecutor)
-        self.payload: tuple[str, bytes] | Call = ev.call if threads else ev.payload()
+        self.payload: Any = ev.call if threads else ev.payload()
+        self.options: dict[str, Any] = {}
+        if is_dask_client(self.executor):
+            # A Dask client: the function and its data go to every worker once (scatter), and
+            # each task carries only a reference to them.
+            self.payload, self.options = ev.scattered(self.executor), {"pure": False}
 
     def submit(self, changes: list[tuple[Any, np.ndarray]]) -> Future:
+        x = self.points.x
         try:
-            return self.executor.submit(_call_changes, self.payload, self.points.x, changes)
+            return self.executor.submit(_call_changes, self.payload, x, changes, **self.options)
         except BrokenExecutor:
             self._replace_broken()
-            return self.executor.submit(_call_changes, self.payload, self.points.x, changes)
+            return self.executor.submit(_call_changes, self.payload, x, changes)
 
     def collect(self, chunk: list[tuple[int, str]], fut: Future) -> None:
         try:
@@ -543,6 +561,23 @@ class _Remote:
     def close(self) -> None:
         if self.own is not None:
             self.own.shutdown(wait=True, cancel_futures=True)
+
+
+def is_dask_client(executor: Any) -> bool:
+    """A ``distributed.Client`` (its own submit and scatter), not a plain Executor."""
+    return callable(getattr(executor, "scatter", None)) and callable(
+        getattr(executor, "nthreads", None)
+    )
+
+
+def executor_workers(executor: Any, workers: int | None) -> int:
+    """How many evaluations an executor runs at once: as given, as a Dask client says, or the
+    number of CPUs."""
+    if workers:
+        return workers
+    if is_dask_client(executor):
+        return max(1, sum(executor.nthreads().values()))
+    return _cpu_count()
 
 
 def _cpu_count() -> int:

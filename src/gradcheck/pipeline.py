@@ -25,7 +25,7 @@ from .compare import Comparison, Tolerances, compare_entries, tolerances
 from .diagnose import diagnose, noise_warnings
 from .differences import METHODS, Scheme, choose_steps, positive_step, scheme_of
 from .directional import Context, compare_directions
-from .evaluate import Evaluator, Ledger, Seen
+from .evaluate import Evaluator, Ledger, Seen, executor_workers
 from .layout import Layout, Order, entry_name
 from .noise import EPS, Noise, estimate_noise, noise_floor
 from .probes import (
@@ -99,8 +99,8 @@ def make_settings(
             raise ValueError(f"{name} must be None or a whole number ≥ {least}, got {value!r}.")
     if executor is not None and not callable(getattr(executor, "submit", None)):
         raise TypeError(
-            f"executor must be a concurrent.futures.Executor (with .submit), got "
-            f"{type(executor).__name__}."
+            "executor must be a concurrent.futures.Executor or a dask.distributed Client "
+            f"(anything with .submit), got {type(executor).__name__}."
         )
     return Settings(
         method=method,
@@ -333,7 +333,7 @@ def make_plan(
     mode = settings.mode
     if mode == "auto":
         per_call = ev.seconds_in_f / max(ev.calls, 1)
-        workers = (settings.workers or os.cpu_count() or 1) if settings.executor else 1
+        workers = executor_workers(settings.executor, settings.workers) if settings.executor else 1
         full = n <= 100 or scheme.evaluations * n * per_call / workers <= AUTO_FULL_SECONDS
         mode = "full" if full else "directional"
     if mode == "sample" and n > SAMPLE_SIZE:
