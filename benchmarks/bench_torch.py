@@ -95,10 +95,16 @@ def main():
     for name, model, X, y in models(device):
         model, X, y = model.to(device), X.to(device), y.to(device)
         n = sum(p.numel() for p in model.parameters())
-        for batched in (True, False):
+        for vectorized, mode in ((True, "full"), (False, "full"), (True, "directional")):
             t0 = time.perf_counter()
             report = gtorch.check_module(
-                model, torch.nn.functional.cross_entropy, X, y, batched=batched, progress=False
+                model,
+                torch.nn.functional.cross_entropy,
+                X,
+                y,
+                vectorized=vectorized,
+                mode=mode,
+                progress=False,
             )
             seconds = time.perf_counter() - t0
             verdict = (
@@ -106,9 +112,8 @@ def main():
                 if report.ok
                 else f"fail: {report.mismatched.size} wrong in {sorted({report.layout.block_of([i]) for i in report.mismatched})}, {report.diagnoses[0].kind}"
             )
-            label = "gradcheck check_module" + (
-                " (vmap batches)" if any("vmap" in s for s in report.notes) else " (serial)"
-            )
+            how = "vmap batches" if any("vmap" in s for s in report.notes) else "serial"
+            label = f"gradcheck check_module, {mode} ({how})"
             print(
                 f"| {name} | {n} | {label} | {seconds:.3f} | {report.evaluations} | {verdict} |",
                 flush=True,
