@@ -5,6 +5,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
+import gradcheck
 from gradcheck.evaluate import (
     Evaluator,
     Ledger,
@@ -127,3 +128,35 @@ def test_explicit_points_and_output_parsing():
         split_output((1, 2, 3))
     with pytest.raises(ValueError, match=r"scalar cost .*shape \(2,\)"):
         as_scalar(np.ones(2))
+
+
+class Coordinated:
+    """A vectorized f that also builds its own points from (entry, value) pairs, as the torch
+    adapter does on a GPU; it says how many points a batch may hold."""
+
+    batch_size = 7
+
+    def __init__(self):
+        self.batches = 0
+
+    def __call__(self, X):
+        return functions.sum_of_squares_rows(X)
+
+    def coordinates(self, x, entries, values):
+        assert not x.flags.writeable  # the base point may be kept, never changed
+        self.batches += 1
+        points = np.repeat(x[None, :], entries.size, axis=0)
+        points[np.arange(entries.size), entries] = values
+        return functions.sum_of_squares_rows(points)
+
+
+def test_coordinate_batches_give_the_same_numbers_without_building_points():
+    x = np.linspace(-1, 2, 30)
+    f = Coordinated()
+    report = gradcheck.check(f, x, grad=lambda p: 2 * p, vectorized=True, mode="full")
+    same = lambda p: float(functions.sum_of_squares_rows(p[None])[0])
+    plain = gradcheck.check(same, x, grad=lambda p: 2 * p, mode="full")
+    assert report.ok
+    np.testing.assert_array_equal(report.numeric, plain.numeric)
+    assert report.evaluations == plain.evaluations
+    assert f.batches == -(-2 * 30 // 7)  # the 60 points of x ± h, seven at a time

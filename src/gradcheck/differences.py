@@ -86,11 +86,13 @@ def coordinate_points(
     x: np.ndarray, idx: np.ndarray, h: np.ndarray, describe: Callable[[int], str], label: str
 ) -> Points:
     """``x + h[k]·e_idx[k]`` for each k (h may be complex, for the complex step)."""
+    values = x[idx] + h
     return Points(
         x,
         idx.size,
-        lambda k: (idx[k], x[idx[k]] + h[k]),
+        lambda k: (idx[k], values[k]),
         lambda k: f"at x {label} {h[k]:.3g} at entry {describe(idx[k])}",
+        coordinates=None if np.iscomplexobj(values) else (idx, values),
     )
 
 
@@ -108,11 +110,16 @@ def _central(
 ) -> Estimate:
     # x + h and x − h of each entry one after the other, in one pass over the entries (one
     # wait for the slowest task on an executor, not two).
+    entries = np.repeat(idx, 2)
+    values = x[entries]
+    values[0::2] += h
+    values[1::2] -= h
     both = Points(
         x,
         2 * idx.size,
-        lambda j: (idx[j // 2], x[idx[j // 2]] + (h[j // 2] if j % 2 == 0 else -h[j // 2])),
+        lambda j: (entries[j], values[j]),
         lambda j: f"at x {'+-'[j % 2]} {h[j // 2]:.3g} at entry {describe(idx[j // 2])}",
+        coordinates=(entries, values),
     )
     costs = ev.costs(both)
     plus, minus = costs.values[0::2], costs.values[1::2]

@@ -118,6 +118,9 @@ class Points:
     change: Callable[[int], tuple[Any, np.ndarray]]
     where: Callable[[int], str]
     owned: bool = False
+    # Each point moves one entry: (entries, values), for functions that build the points
+    # themselves (an adapter on a GPU: ``f.coordinates(x, entries, values)``).
+    coordinates: tuple[np.ndarray, np.ndarray] | None = None
 
     def __len__(self) -> int:
         return self.count
@@ -387,6 +390,9 @@ class Evaluator:
             del p, out  # before the next point is built: one point of n in memory at a time
 
     def _batched(self, points: Points, todo: list[tuple[int, str]], sink: _Sink) -> None:
+        if points.coordinates is not None and callable(getattr(self.f, "coordinates", None)):
+            self._coordinates(points, todo, sink)
+            return
         wanted = dict(todo)
         batch: list[tuple[int, str, np.ndarray]] = []
         for k, p in enumerate(points):
@@ -395,6 +401,33 @@ class Evaluator:
             if len(batch) == BATCH or (batch and k == len(points) - 1):
                 self._run_batch(points, batch, sink)
                 batch = []
+
+    def _coordinates(self, points: Points, todo: list[tuple[int, str]], sink: _Sink) -> None:
+        """Batches of (entry, value) pairs to a function that builds the points itself: a point
+        of n entries never exists here (n in the millions, the function on a GPU)."""
+        entries, values = points.coordinates  # type: ignore[misc]
+        base = points.x.copy()
+        base.flags.writeable = False  # the function may keep it; nobody may change it
+        size = int(getattr(self.f, "batch_size", BATCH))
+        build = self.f.coordinates  # type: ignore[attr-defined]
+        order = np.array([k for k, _ in todo], dtype=np.intp)
+        keys = dict(todo)
+        for start in range(0, order.size, size):
+            ks = order[start : start + size]
+            t0 = time.perf_counter()
+            try:
+                out = build(base, entries[ks], values[ks], *self.args, **self.kwargs)
+            except Exception as exc:
+                exc.add_note(
+                    f"gradcheck: raised while evaluating f on a batch of {ks.size} points, "
+                    f"the first {points.where(int(ks[0]))}."
+                )
+                raise
+            finally:
+                self._spent(t0, ks.size)
+            costs = np.asarray(out).reshape(-1)
+            for k, cost in zip(ks, costs, strict=True):
+                sink.store(int(k), keys[int(k)], as_scalar(cost), costs.dtype.name, False, str)
 
     def _run_batch(
         self, points: Points, batch: list[tuple[int, str, np.ndarray]], sink: _Sink

@@ -92,18 +92,17 @@ def check_module(
     ledger = Ledger()
     losses = _vmapped(torch, loss, ledger) if vectorized else None
     if losses is not None:
-        problem = make_problem(
-            losses, loss.x0, _GradientOf(loss), blocks=loss.layout, vectorized=True
-        )
+        problem = make_problem(losses, loss.x0, loss.gradient, blocks=loss.layout, vectorized=True)
         notes.append("perturbed parameters were evaluated in batches with torch.func.vmap.")
     else:
-        problem = make_problem(loss, loss.x0, blocks=loss.layout)
+        problem = make_problem(loss.cost, loss.x0, loss.gradient, blocks=loss.layout)
     cuda = partial(_cuda_note, loss.device.type == "cuda")
     return run(problem, settings, Extension(tuple(notes), cuda), ledger)
 
 
 class _ModuleLoss:
-    """``x ↦ (loss, gradient)`` of a float64 copy of the model, its parameters set from x."""
+    """The loss (``cost``) and its gradient (``gradient``) of a float64 copy of the model, its
+    parameters set from a flat vector x."""
 
     def __init__(self, torch: Any, model: Any, loss_fn: Callable, batch: tuple) -> None:
         self.torch, self.loss_fn = torch, loss_fn
@@ -127,31 +126,31 @@ class _ModuleLoss:
         found = ", ".join(sorted(str(d) for d in self.dtypes))
         return [f"the model's parameters are {found}; they were checked on a float64 copy."]
 
-    def __call__(self, x: np.ndarray) -> tuple[float, np.ndarray]:
+    def _set(self, x: np.ndarray) -> Any:
+        """The model's parameters set from x; its loss on the batch (a scalar tensor)."""
         torch = self.torch
         with torch.no_grad():
             for name, p in self.named:
                 p.copy_(torch.from_numpy(x[self.layout.slice(name)]).to(self.device).view_as(p))
-        self.model.zero_grad(set_to_none=True)
         loss = _loss(self.model, self.loss_fn, self.batch)
         if loss.numel() != 1:
             raise ValueError(
                 f"loss_fn must return a scalar, got a tensor of shape {tuple(loss.shape)}."
             )
-        loss.backward()
+        return loss
+
+    def cost(self, x: np.ndarray) -> float:
+        """The loss alone (no backward pass: what a perturbed point needs)."""
+        with self.torch.no_grad():
+            return float(self._set(x))
+
+    def gradient(self, x: np.ndarray) -> np.ndarray:
+        """The gradient autograd computes, flattened like x."""
+        torch = self.torch
+        self.model.zero_grad(set_to_none=True)
+        self._set(x).backward()
         grads = [p.grad if p.grad is not None else torch.zeros_like(p) for _, p in self.named]
-        g = torch.cat([g.reshape(-1) for g in grads]).cpu().numpy().copy()
-        return float(loss.detach()), g
-
-
-class _GradientOf:
-    """The gradient half of a ``(loss, gradient)`` function."""
-
-    def __init__(self, f: Callable) -> None:
-        self.f = f
-
-    def __call__(self, x: np.ndarray) -> np.ndarray:
-        return self.f(x)[1]
+        return torch.cat([g.reshape(-1) for g in grads]).cpu().numpy().copy()
 
 
 def _cuda_note(on_cuda: bool, found: Findings) -> tuple[list[Diagnosis], list[str]]:
@@ -179,13 +178,7 @@ def _vmapped(torch: Any, loss: _ModuleLoss, ledger: Ledger) -> Callable | None:
             lambda *inputs: functional_call(model, params, inputs), loss.loss_fn, loss.batch
         )
 
-    batched = vmap(single)
-
-    def losses(X: np.ndarray) -> np.ndarray:
-        with torch.no_grad():
-            return (
-                batched(torch.from_numpy(np.atleast_2d(X)).to(device)).detach().cpu().numpy().copy()
-            )
+    losses = _Losses(torch, vmap(single), device)
 
     # Two points, evaluated both ways (and counted): vmap must give the model's own losses.
     probe = [x0, x0 + 1e-3]
@@ -194,9 +187,37 @@ def _vmapped(torch: Any, loss: _ModuleLoss, ledger: Ledger) -> Callable | None:
         got = Evaluator(losses, vectorized=True, ledger=ledger).costs(points).values
     except Exception:  # noqa: BLE001 (vmap refuses many models; fall back to one point at a time)
         return None
-    serial = Evaluator(loss, ledger=ledger)
+    serial = Evaluator(loss.cost, ledger=ledger)
     want = np.array([float(serial.at(p, "at x (testing torch.func.vmap)").cost) for p in probe])
     return losses if np.allclose(got, want, rtol=1e-12, atol=0) else None
+
+
+class _Losses:
+    """The model's loss for a (k, n) batch of parameter vectors through ``torch.func.vmap``; and
+    for a batch of (entry, value) changes of one vector, built on the model's device — so that a
+    full check of a model with millions of parameters never moves millions of points."""
+
+    def __init__(self, torch: Any, batched: Callable, device: Any) -> None:
+        self.torch, self.batched, self.device = torch, batched, device
+        self.batch_size = 2048 if device.type == "cuda" else 64
+        self._base: tuple[np.ndarray, Any] | None = None
+
+    def __call__(self, X: np.ndarray) -> np.ndarray:
+        with self.torch.no_grad():
+            points = self.torch.from_numpy(np.atleast_2d(X)).to(self.device)
+            return self.batched(points).detach().cpu().numpy().copy()
+
+    def coordinates(self, x: np.ndarray, entries: np.ndarray, values: np.ndarray) -> np.ndarray:
+        torch = self.torch
+        if self._base is None or self._base[0] is not x:  # x is sent to the device once
+            self._base = (x, torch.tensor(x, device=self.device))
+        base = self._base[1]
+        with torch.no_grad():
+            points = base.unsqueeze(0).repeat(entries.size, 1)
+            rows = torch.arange(entries.size, device=self.device)
+            where = torch.from_numpy(entries).to(self.device)
+            points[rows, where] = torch.from_numpy(values).to(self.device)
+            return self.batched(points).detach().cpu().numpy().copy()
 
 
 def check_function(fn: Callable, *inputs: Any, vectorized: bool = True, **options: Any) -> Report:
