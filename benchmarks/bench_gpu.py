@@ -12,8 +12,10 @@ Run: python benchmarks/bench_gpu.py [--device cuda] [--hidden 1024] [--full/--no
 from __future__ import annotations
 
 import argparse
+import copy
 import time
 
+import numpy as np
 import torch
 
 from gradcheck import torch as gtorch
@@ -105,12 +107,27 @@ def main() -> None:
         lambda: torch.autograd.gradcheck(functional, params, fast_mode=True, raise_exception=False),
         n,
     )
+    # What one evaluation costs here, outside any check: the loss at a point sent from NumPy.
+    flat = torch.cat([p.detach().reshape(-1) for p in model.parameters()]).cpu().numpy()
+    sizes = np.cumsum([p.numel() for p in model.parameters()])[:-1]
+    probe = copy.deepcopy(model)
+    t0 = time.perf_counter()
+    for _ in range(50):
+        with torch.no_grad():
+            for p, part in zip(probe.parameters(), np.split(flat, sizes), strict=True):
+                p.copy_(torch.from_numpy(part).to(device).view_as(p))
+            float(loss(probe(X), y))
+    each = (time.perf_counter() - t0) / 50
+    print(f"| one evaluation from NumPy (mean of 50) | {n} | {each:.4f} | 1 | - |")
     if args.full:
-        timed(
-            "gradcheck full (every parameter)",
-            lambda: gtorch.check_module(model, loss, X, y, mode="full", progress=False),
-            n,
-        )
+        for method in ("auto", "forward"):
+            timed(
+                f"gradcheck full (every parameter), method={method!r}",
+                lambda m=method: gtorch.check_module(
+                    model, loss, X, y, mode="full", method=m, progress=False
+                ),
+                n,
+            )
 
 
 if __name__ == "__main__":

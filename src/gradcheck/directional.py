@@ -399,17 +399,25 @@ class _Search:
         failing direction of every other failing block returned, to be searched."""
         if self.layout is None:
             return [(max(verdict, key=lambda g: g.ratio), None)]
-        names = self.layout.names
-        specs: list[Spec] = []
-        for name in names:
-            order, size = _row_major(self.layout, name)
-            specs += [(r, slice(0, size)) for r in self.roots(order, size, BLOCK_DIRECTIONS)]
-        tested = self.tester.test(specs, refine="all")
+        # One direction a block; two more for each block that fails (three to name a pattern).
+        orders = {name: _row_major(self.layout, name) for name in self.layout.names}
+        first = self.tester.test(
+            [(self.roots(o, size, 1)[0], slice(0, size)) for o, size in orders.values()],
+            refine="all",
+        )
+        failed = [(name, g) for name, g in zip(orders, first, strict=True) if g.fails]
+        extra = BLOCK_DIRECTIONS - 1
+        more = self.tester.test(
+            [
+                (root, slice(0, orders[name][1]))
+                for name, _ in failed
+                for root in self.roots(*orders[name], extra)
+            ],
+            refine="all",
+        )
         failing: list[tuple[Group, str | None]] = []
-        for b, name in enumerate(names):
-            groups = tested[b * BLOCK_DIRECTIONS : (b + 1) * BLOCK_DIRECTIONS]
-            if not any(g.fails for g in groups):
-                continue
+        for b, (name, g) in enumerate(failed):
+            groups = [g, *more[b * extra : (b + 1) * extra]]
             diagnosis = self.explain(groups, name)
             if diagnosis is not None:
                 self.patterns.append(diagnosis)
