@@ -370,8 +370,32 @@ class _Search:
                 groups = self.tester.test(specs, refine="worst")
         return groups
 
-    def explain(self, groups: list[Group], block: str | None, label: str | None = None):
-        """The first hypothesis that explains these directions of one scope, or None."""
+    def explain(
+        self, groups: list[Group], block: str | None, label: str | None = None
+    ) -> Diagnosis | None:
+        """The first hypothesis that explains these directions of one scope — confirmed along
+        one fresh direction of the scope when it fitted a parameter (a factor, a κ): with three
+        directions a fitted κ can explain a single wrong entry by chance; a fourth rarely agrees."""
+        found = self._view_explanation(groups, block, label)
+        if found is None or found.kind not in ("scale", "regularization"):
+            return found
+        if not self.affordable(4):
+            return found
+        root = groups[-1].root  # a direction over exactly this scope (the first may be wider)
+        scope = slice(0, root.size)
+        fresh = Root(root.order, root.size, int(self.rng.integers(2**63)), root.holes)
+        (check,) = self.tester.test([(fresh, scope)], refine="all")
+        again = self._view_explanation([*groups, check], block, label)
+        same = (
+            again is not None
+            and again.kind == found.kind
+            and np.array_equal(again.indices, found.indices)  # type: ignore[arg-type]
+        )
+        return again if same else None
+
+    def _view_explanation(
+        self, groups: list[Group], block: str | None, label: str | None
+    ) -> Diagnosis | None:
         x = self.tester.x
         scope = None
         if label is not None:

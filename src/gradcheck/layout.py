@@ -235,8 +235,8 @@ def _block_pattern(
     if idx.size == size and size > 1:
         return f"all of {name} ({count})"
     if len(shape) == 2:
-        local = np.array([layout.locate(i)[1] for i in idx])
-        rows, cols = local[:, 0], local[:, 1]
+        offset = idx - layout.slice(name).start
+        rows, cols = np.unravel_index(offset, shape, order=layout.order)
         if np.unique(cols).size == 1 and idx.size == shape[0] and shape[0] > 1:
             j = int(cols[0])
             return f"{name}[:, {j}] ({'bias column, ' if j == 0 else 'column, '}{count})"
