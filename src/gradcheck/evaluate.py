@@ -291,19 +291,22 @@ class Evaluator:
         self.ledger.seconds += time.perf_counter() - t0
         self.ledger.calls += calls
 
+    def _timed(
+        self, point: np.ndarray, where: str | Callable[[], str], copy: bool = True
+    ) -> tuple[Any, bool]:
+        """One call of f, counted and timed; an exception gets a note saying where."""
+        t0 = time.perf_counter()
+        try:
+            return self.call(point, copy=copy)
+        except Exception as exc:
+            exc.add_note(f"gradcheck: raised while evaluating f {_text(where)}.")
+            raise
+        finally:
+            self._spent(t0, 1)
+
     def outputs(self, points: Points) -> list[Any]:
         """What f returns at each point, as it returns it (a vector for ``check_jacobian``)."""
-        results = []
-        for k, p in enumerate(points):
-            t0 = time.perf_counter()
-            try:
-                results.append(self.call(p)[0])
-            except Exception as exc:
-                exc.add_note(f"gradcheck: raised while evaluating f {points.where(k)}.")
-                raise
-            finally:
-                self._spent(t0, 1)
-        return results
+        return [self._timed(p, partial(points.where, k))[0] for k, p in enumerate(points)]
 
     def at(self, point: np.ndarray, where: str | Callable[[], str] = "at x") -> Output:
         """Evaluate at one point; returns the cost and gradient as ``f`` gave them.
@@ -311,18 +314,11 @@ class Evaluator:
         ``where`` describes the point for messages; a callable is only called when needed, so
         that naming the entry costs nothing on the hot path.
         """
-        t0 = time.perf_counter()
-        try:
-            if self.vectorized:
-                out, mutated = self.call(point[None, :])
-                out = (np.asarray(out).reshape(-1)[0], None)
-            else:
-                out, mutated = self.call(point)
-        except Exception as exc:
-            exc.add_note(f"gradcheck: raised while evaluating f {_text(where)}.")
-            raise
-        finally:
-            self._spent(t0, 1)
+        if self.vectorized:
+            out, mutated = self._timed(point[None, :], where)
+            out = (np.asarray(out).reshape(-1)[0], None)
+        else:
+            out, mutated = self._timed(point, where)
         cost, grad = split_output(out)
         seen = Seen(frozenset({np.asarray(cost).dtype.name}), _text(where) if mutated else None)
         return Output(cost, grad, seen)
@@ -373,18 +369,11 @@ class Evaluator:
         return todo
 
     def _serial(self, points: Points, todo: list[tuple[int, str]], sink: _Sink) -> None:
-        wanted, call = dict(todo), self.call
+        wanted = dict(todo)
         for k, p in enumerate(points):
             if k not in wanted:
                 continue
-            t0 = time.perf_counter()
-            try:
-                out, mutated = call(p, copy=not points.owned)
-            except Exception as exc:
-                exc.add_note(f"gradcheck: raised while evaluating f {points.where(k)}.")
-                raise
-            finally:
-                self._spent(t0, 1)
+            out, mutated = self._timed(p, partial(points.where, k), copy=not points.owned)
             cost, dtype = _cost(out)
             sink.store(k, wanted[k], cost, dtype, mutated, points.where)
             del p, out  # before the next point is built: one point of n in memory at a time
