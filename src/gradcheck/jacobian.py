@@ -11,6 +11,7 @@ which outputs are wrong too: ``J[k, i]``.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -21,7 +22,7 @@ from .evaluate import Evaluator, Ledger, explicit_points
 from .layout import Layout, Order
 from .noise import EPS
 from .pipeline import Extension, Findings, make_settings, run
-from .problem import make_problem
+from .problem import Problem, make_problem
 from .report import Diagnosis, Report
 
 
@@ -154,13 +155,27 @@ def check_jacobian(
     probe = make_problem(f, x, args=args, kwargs=kwargs, blocks=blocks, order=order)
     settings = make_settings(seed=seed, **options)
     ledger = ledger or Ledger()
+    problem, transpose, m = _weighted(probe, given[0], batched, seed, ledger)
+    explain = partial(_wrong_entries_of_inputs, f, transpose, m)
+    return run(problem, settings, Extension(notes=tuple(notes), explain=explain), ledger)
+
+
+def _weighted(
+    probe: Problem,
+    form: tuple[str, Callable[..., Any]],
+    batched: Callable[..., Any] | None,
+    seed: int,
+    ledger: Ledger,
+) -> tuple[Problem, _TransposeTimes, int]:
+    """The scalar problem ``w·f`` with gradient ``Jᵀw``, for a random Gaussian ``w``."""
+    f = probe.f
     # One call to learn the number of outputs, counted like every other.
     first = Evaluator(f, args=probe.args, kwargs=probe.kwargs, ledger=ledger).outputs(
         explicit_points(probe.x, [probe.x], "at x (to learn the number of outputs)")
     )[0]
     m = _vector(first, "f").size
     w = np.random.default_rng(seed).standard_normal(m)
-    transpose = _TransposeTimes(given[0][0], given[0][1], w, probe.n)
+    transpose = _TransposeTimes(form[0], form[1], w, probe.n)
     problem = make_problem(
         _Weighted(f, w) if batched is None else _WeightedBatch(batched, w),
         probe.x,
@@ -170,20 +185,23 @@ def check_jacobian(
         blocks=probe.layout,
         vectorized=batched is not None,
     )
+    return problem, transpose, m
 
-    def wrong_entries(found: Findings) -> tuple[list[Diagnosis], list[str]]:
-        first_fail = next((d for d in found.diagnoses if d.severity == "fail"), None)
-        if (
-            not found.mismatched.size
-            or found.mode == "directional"
-            or first_fail is None
-            or first_fail.kind != "localized"
-            or m == 1
-        ):
-            return [], []
-        return [_wrong_entries(f, found, transpose)], []
 
-    return run(problem, settings, Extension(notes=tuple(notes), explain=wrong_entries), ledger)
+def _wrong_entries_of_inputs(
+    f: Callable[..., Any], transpose: _TransposeTimes, m: int, found: Findings
+) -> tuple[list[Diagnosis], list[str]]:
+    """When inputs were found wrong with no simpler pattern, which outputs: J[k, i]."""
+    first_fail = next((d for d in found.diagnoses if d.severity == "fail"), None)
+    if (
+        not found.mismatched.size
+        or found.mode == "directional"
+        or first_fail is None
+        or first_fail.kind != "localized"
+        or m == 1
+    ):
+        return [], []
+    return [_wrong_entries(f, found, transpose)], []
 
 
 def _wrong_entries(f: Callable[..., Any], found: Findings, transpose: _TransposeTimes) -> Diagnosis:
