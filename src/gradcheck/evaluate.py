@@ -15,14 +15,16 @@ read later. The only running state is the ledger of calls and seconds spent insi
 from __future__ import annotations
 
 import hashlib
+import os
 import pickle
 import sys
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import BrokenExecutor, Executor, Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from functools import partial
+from functools import cached_property, partial
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -207,6 +209,10 @@ def _call_changes(
     return results
 
 
+def _batch_text(points: Points, count: int, first: int) -> str:
+    return f"on a batch of {count} points, the first {points.where(first)}"
+
+
 def _cost(out: Any) -> tuple[complex | float, str]:
     """The cost ``f`` returned, as a number, and the dtype it came in."""
     cost = split_output(out)[0]
@@ -217,6 +223,11 @@ def _cost(out: Any) -> tuple[complex | float, str]:
 
 def _text(where: str | Callable[[], str]) -> str:
     return where if isinstance(where, str) else where()
+
+
+def _raised_at(exc: BaseException, where: str | Callable[[], str]) -> None:
+    """The note every exception of f gets: where it was being evaluated."""
+    exc.add_note(f"gradcheck: raised while evaluating f {_text(where)}.")
 
 
 @dataclass
@@ -283,26 +294,33 @@ class Evaluator:
     def seconds_in_f(self) -> float:
         return self.ledger.seconds
 
-    @property
+    @cached_property
     def call(self) -> Call:
+        """f with its arguments (built once: it is called for every point)."""
         return Call(self.f, tuple(self.args), dict(self.kwargs))
 
     def _spent(self, t0: float, calls: int) -> None:
         self.ledger.seconds += time.perf_counter() - t0
         self.ledger.calls += calls
 
+    @contextmanager
+    def _inside_f(self, calls: int, where: str | Callable[[], str]) -> Iterator[None]:
+        """Time and count ``calls`` evaluations of f; an exception gets a note saying where."""
+        t0 = time.perf_counter()
+        try:
+            yield
+        except Exception as exc:
+            _raised_at(exc, where)
+            raise
+        finally:
+            self._spent(t0, calls)
+
     def _timed(
         self, point: np.ndarray, where: str | Callable[[], str], copy: bool = True
     ) -> tuple[Any, bool]:
         """One call of f, counted and timed; an exception gets a note saying where."""
-        t0 = time.perf_counter()
-        try:
+        with self._inside_f(1, where):
             return self.call(point, copy=copy)
-        except Exception as exc:
-            exc.add_note(f"gradcheck: raised while evaluating f {_text(where)}.")
-            raise
-        finally:
-            self._spent(t0, 1)
 
     def outputs(self, points: Points) -> list[Any]:
         """What f returns at each point, as it returns it (a vector for ``check_jacobian``)."""
@@ -403,17 +421,8 @@ class Evaluator:
         keys = dict(todo)
         for start in range(0, order.size, size):
             ks = order[start : start + size]
-            t0 = time.perf_counter()
-            try:
+            with self._inside_f(ks.size, partial(_batch_text, points, ks.size, int(ks[0]))):
                 out = build(base, entries[ks], values[ks], *self.args, **self.kwargs)
-            except Exception as exc:
-                exc.add_note(
-                    f"gradcheck: raised while evaluating f on a batch of {ks.size} points, "
-                    f"the first {points.where(int(ks[0]))}."
-                )
-                raise
-            finally:
-                self._spent(t0, ks.size)
             costs = np.asarray(out).reshape(-1)
             for k, cost in zip(ks, costs, strict=True):
                 sink.store(int(k), keys[int(k)], as_scalar(cost), costs.dtype.name, False, str)
@@ -422,17 +431,8 @@ class Evaluator:
         self, points: Points, batch: list[tuple[int, str, np.ndarray]], sink: _Sink
     ) -> None:
         stack = np.stack([p for _, _, p in batch])
-        t0 = time.perf_counter()
-        try:
+        with self._inside_f(len(batch), partial(_batch_text, points, len(batch), batch[0][0])):
             out, mutated = self.call(stack)
-        except Exception as exc:
-            exc.add_note(
-                f"gradcheck: raised while evaluating f on a batch of {len(batch)} points, "
-                f"the first {points.where(batch[0][0])}."
-            )
-            raise
-        finally:
-            self._spent(t0, len(batch))
         costs = np.asarray(out).reshape(-1)
         if costs.size != len(batch):
             raise ValueError(
@@ -542,8 +542,7 @@ class _Remote:
             if not hasattr(exc, "gradcheck_position"):
                 self._retry(chunk, exc)
                 return
-            k = chunk[exc.gradcheck_position][0]
-            exc.add_note(f"gradcheck: raised while evaluating f {self.points.where(k)}.")
+            _raised_at(exc, self.points.where(chunk[exc.gradcheck_position][0]))
             raise
         self._store(chunk, results)
 
@@ -560,7 +559,7 @@ class _Remote:
                 self._store([(k, key)], self.submit([self.points.change(k)]).result())
             except Exception as exc:
                 if hasattr(exc, "gradcheck_position"):
-                    exc.add_note(f"gradcheck: raised while evaluating f {self.points.where(k)}.")
+                    _raised_at(exc, self.points.where(k))
                     raise
                 if isinstance(exc, BrokenExecutor):
                     self._replace_broken()
@@ -599,10 +598,4 @@ def executor_workers(executor: Any, workers: int | None) -> int:
         return workers
     if is_dask_client(executor):
         return max(1, sum(executor.nthreads().values()))
-    return _cpu_count()
-
-
-def _cpu_count() -> int:
-    import os
-
     return os.cpu_count() or 1

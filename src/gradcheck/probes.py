@@ -14,7 +14,9 @@
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass
+from functools import reduce
 from typing import NamedTuple
 
 import numpy as np
@@ -56,7 +58,7 @@ class Probes:
     @property
     def random(self) -> bool:
         """Whether the calls at x varied at random (then weighed by :func:`nondeterminism`)."""
-        return self.spread > 0 or self.wobble > GRADIENT_WOBBLE * _scale(self.analytic)
+        return self.spread > 0 or self.wobble > GRADIENT_WOBBLE * _largest(self.analytic)
 
 
 class AtX(NamedTuple):
@@ -122,7 +124,7 @@ def _compared(ev: Evaluator, problem: Problem, probes: Probes, other: AtX, what:
     grad_moved = _differs(first.gradient, other.gradient)
     if cost_moved or grad_moved:
         wobble = max(wobble, _largest(first.gradient - other.gradient))
-        if not cost_moved and wobble <= GRADIENT_WOBBLE * _scale(first.gradient):
+        if not cost_moved and wobble <= GRADIENT_WOBBLE * _largest(first.gradient):
             # A cost that is exact and a gradient varying at round-off level: atomic adds on a
             # GPU, threaded reductions. It only widens the tolerance.
             notes.append(
@@ -132,7 +134,7 @@ def _compared(ev: Evaluator, problem: Problem, probes: Probes, other: AtX, what:
             )
         else:
             calls += [_call(ev, problem, f"at x (call {k + 3}, {what})") for k in range(REPEATS)]
-            seen = seen | _merge(c.seen for c in calls[2:])
+            seen = reduce(operator.or_, (c.seen for c in calls[2:]), seen)
             spread, wobble, stateful = _repeatability(calls, problem.layout)
             found = stateful + found
     return Probes(
@@ -158,7 +160,7 @@ def _repeatability(calls: list[AtX], layout: Layout | None) -> tuple[float, floa
     wobble = max(_largest(c.gradient - calls[0].gradient) for c in calls[1:])
     bands = (
         8 * EPS * float(np.max(np.abs(costs))),
-        GRADIENT_WOBBLE * _scale(calls[0].gradient) * float(np.abs(w).sum()),
+        GRADIENT_WOBBLE * _largest(calls[0].gradient) * float(np.abs(w).sum()),
     )
     for what, values, band in zip(("cost", "gradient"), (costs, along), bands, strict=True):
         steps = np.diff(values)
@@ -193,7 +195,7 @@ def history(
     worst = int(np.nanargmax(grad_change)) if np.any(np.isfinite(grad_change)) else 0
     cost_moved = cost_change > 10 * probes.spread + 4 * EPS * abs(probes.cost)
     grad_moved = bool(
-        grad_change[worst] > 10 * probes.wobble + GRADIENT_WOBBLE * _scale(probes.analytic)
+        grad_change[worst] > 10 * probes.wobble + GRADIENT_WOBBLE * _largest(probes.analytic)
     )
     if not (cost_moved or grad_moved) or not np.isfinite(again.cost):
         return [], seen
@@ -233,7 +235,7 @@ def nondeterminism(probes: Probes, noise_part: float, nondet_tol: float | None) 
     Otherwise a failure: the check is inconclusive.
     """
     rel_cost = probes.spread / abs(probes.cost) if probes.cost else probes.spread
-    scale = _scale(probes.analytic)
+    scale = _largest(probes.analytic)
     rel_grad = probes.wobble / scale if scale else probes.wobble
     typical = float(np.sqrt(np.mean(probes.analytic**2)))
     if nondet_tol is not None:
@@ -317,18 +319,8 @@ def _stateful_first(what: str, first: float, second: float, settled: float) -> D
     )
 
 
-def _merge(seen: object) -> Seen:
-    out = Seen()
-    for s in seen:  # type: ignore[attr-defined]
-        out = out | s
-    return out
-
-
-def _scale(a: np.ndarray) -> float:
-    return float(np.nanmax(np.abs(a), initial=0.0))
-
-
 def _largest(d: np.ndarray) -> float:
+    """The largest magnitude, NaN ignored (0 for nothing)."""
     with np.errstate(invalid="ignore"):
         return float(np.nanmax(np.abs(d), initial=0.0))
 
