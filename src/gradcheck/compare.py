@@ -165,10 +165,15 @@ def compare_entries(
     nonfinite = done[~np.isfinite(numeric[done])]
 
     tolerance = np.full(n, np.nan)
-    tolerance[checked] = tol.allowed(
-        noise=error[checked], analytic=analytic[checked], numeric=numeric[checked]
-    )
-    suspicious = checked[np.abs(analytic[checked] - numeric[checked]) > tolerance[checked]]
+
+    def wrong(entries: np.ndarray) -> np.ndarray:
+        """Judge ``entries`` by the error model (their tolerance kept): which are outside it."""
+        tolerance[entries] = tol.allowed(
+            noise=error[entries], analytic=analytic[entries], numeric=numeric[entries]
+        )
+        return np.abs(analytic[entries] - numeric[entries]) > tolerance[entries]
+
+    suspicious = checked[wrong(checked)]
     kinks = np.array([], dtype=np.intp)
     seen = est.seen
     if suspicious.size and scheme.refine is not None and not est.seen.incomplete:
@@ -179,10 +184,7 @@ def compare_entries(
         seen = seen | half.seen
         trunc = scheme.refine * np.abs(est.numeric[pos] - half.numeric)
         error[suspicious] = eps_f * est.roundoff[pos] + trunc
-        tolerance[suspicious] = tol.allowed(
-            noise=error[suspicious], analytic=analytic[suspicious], numeric=numeric[suspicious]
-        )
-        still = np.abs(analytic[suspicious] - numeric[suspicious]) > tolerance[suspicious]
+        still = wrong(suspicious)
         if scheme.sees_kinks:
             is_kink = _kinks(analytic[suspicious], f0, est, pos, half, eps_f, tol.safety)
             kinks = suspicious[still & is_kink]

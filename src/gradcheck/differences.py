@@ -83,15 +83,25 @@ class Scheme:
 
 
 def coordinate_points(
-    x: np.ndarray, idx: np.ndarray, h: np.ndarray, describe: Callable[[int], str], label: str
+    x: np.ndarray, idx: np.ndarray, h: np.ndarray, describe: Callable[[int], str]
 ) -> Points:
-    """``x + h[k]·e_idx[k]`` for each k (h may be complex, for the complex step)."""
+    """``x + h[k]·e_idx[k]`` for each k; h may be negative, or imaginary (the complex step)."""
     values = x[idx] + h
+
+    def where(k: int) -> str:
+        step = h[k]
+        moved = (
+            f"+ i·{step.imag:.3g}"
+            if np.iscomplexobj(h)
+            else f"{'+' if step >= 0 else '-'} {abs(step):.3g}"
+        )
+        return f"at x {moved} at entry {describe(idx[k])}"
+
     return Points(
         x,
         idx.size,
         lambda k: (idx[k], values[k]),
-        lambda k: f"at x {label} {h[k]:.3g} at entry {describe(idx[k])}",
+        where,
         coordinates=None if np.iscomplexobj(values) else (idx, values),
     )
 
@@ -99,7 +109,7 @@ def coordinate_points(
 def _forward(
     ev: Evaluator, x: np.ndarray, f0: float, idx: np.ndarray, h: np.ndarray, describe: Callable
 ) -> Estimate:
-    plus = ev.costs(coordinate_points(x, idx, h, describe, "+"))
+    plus = ev.costs(coordinate_points(x, idx, h, describe))
     nan, zero = np.full(idx.shape, np.nan), np.zeros(idx.shape)
     gain = SCHEMES["forward"].noise_gain / h
     return Estimate(idx, h, (plus.values - f0) / h, gain, zero, plus.values, nan, plus.seen)
@@ -110,18 +120,9 @@ def _central(
 ) -> Estimate:
     # x + h and x − h of each entry one after the other, in one pass over the entries (one
     # wait for the slowest task on an executor, not two).
-    entries = np.repeat(idx, 2)
-    values = x[entries]
-    values[0::2] += h
-    values[1::2] -= h
-    both = Points(
-        x,
-        2 * idx.size,
-        lambda j: (entries[j], values[j]),
-        lambda j: f"at x {'+-'[j % 2]} {h[j // 2]:.3g} at entry {describe(idx[j // 2])}",
-        coordinates=(entries, values),
-    )
-    costs = ev.costs(both)
+    signed = np.empty(2 * idx.size)
+    signed[0::2], signed[1::2] = h, -h
+    costs = ev.costs(coordinate_points(x, np.repeat(idx, 2), signed, describe))
     plus, minus = costs.values[0::2], costs.values[1::2]
     numeric = (plus - minus) / (2 * h)
     gain = SCHEMES["central"].noise_gain / h
@@ -131,7 +132,7 @@ def _central(
 def _complex(
     ev: Evaluator, x: np.ndarray, f0: float, idx: np.ndarray, h: np.ndarray, describe: Callable
 ) -> Estimate:
-    costs = ev.costs(coordinate_points(x, idx, 1j * h, describe, "+ i·"))
+    costs = ev.costs(coordinate_points(x, idx, 1j * h, describe))
     vals = costs.values
     if not np.iscomplexobj(vals) or not np.any(np.imag(vals)):
         raise TypeError(

@@ -209,9 +209,8 @@ def _wrong_entries(f: Callable[..., Any], found: Findings, transpose: _Transpose
     analytic = transpose.columns(x, cols, problem.args, problem.kwargs)
     steps = choose_steps(x, SCHEMES["central"], EPS)[cols]
     ev = Evaluator(f, args=problem.args, kwargs=problem.kwargs, ledger=found.evaluator.ledger)
-    where = str
-    up = ev.outputs(coordinate_points(x, cols, steps, where, "+"))
-    down = ev.outputs(coordinate_points(x, cols, -steps, where, "-"))
+    up = ev.outputs(coordinate_points(x, cols, steps, str))
+    down = ev.outputs(coordinate_points(x, cols, -steps, str))
     fu = np.stack([_vector(o, "f") for o in up], axis=1)
     fd = np.stack([_vector(o, "f") for o in down], axis=1)
     numeric = (fu - fd) / (2 * steps)
