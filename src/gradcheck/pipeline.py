@@ -68,6 +68,11 @@ class Settings:
     def scheme(self) -> Scheme:
         return scheme_of(self.method)
 
+    @property
+    def step_policy(self) -> str:
+        """'chosen' per entry from the noise, or 'given' by the caller."""
+        return "chosen" if self.step is None else "given"
+
     def key(self) -> str:
         """What decides which points are evaluated (for the checkpoint's fingerprint)."""
         return f"{self.method}|{self.step!r}|{self.mode}|{self.seed}|{self.budget}"
@@ -141,11 +146,9 @@ class Extension:
 
 @dataclass(frozen=True)
 class Plan:
-    """Which mode, which method, which entries."""
+    """Which mode, which entries (the method and the step policy are the settings')."""
 
     mode: str
-    scheme: Scheme
-    step_policy: str  # 'chosen' or 'given'
     entries: np.ndarray  # entries to check in full or sample mode
 
 
@@ -318,7 +321,7 @@ def run(
         return _report(problem, settings, ev, clock, probes, None, extension)
     plan = make_plan(problem, settings, ev, rng)  # the mode, 'auto' decided from that call
     if plan.mode == "directional":
-        judged = _directional(ev, problem, settings, probes, plan, rng)
+        judged = _directional(ev, problem, settings, probes, rng)
     else:
         judged = _full(ev, problem, settings, probes, plan, rng)
     return _report(problem, settings, ev, clock, judged.probes, judged, extension)
@@ -340,7 +343,7 @@ def make_plan(
         entries = np.sort(rng.choice(n, size=SAMPLE_SIZE, replace=False))
     else:
         entries = np.arange(n)
-    return Plan(mode, scheme, "chosen" if settings.step is None else "given", entries)
+    return Plan(mode, entries)
 
 
 class Judged(NamedTuple):
@@ -349,7 +352,6 @@ class Judged(NamedTuple):
     probes: Probes
     noise: Noise
     tol: Tolerances
-    plan: Plan
     steps: np.ndarray
     comparison: Comparison
     stateful: list[Diagnosis]
@@ -367,7 +369,7 @@ def _full(
     """Full and sample mode: determinism, noise, tolerances, every entry, history."""
     probes = determinism(ev, problem, probes)
     notes = _attach_checkpoint(ev, problem, settings, probes)
-    x, f0, scheme = problem.x, probes.cost, plan.scheme
+    x, f0, scheme = problem.x, probes.cost, settings.scheme
     noise = estimate_noise(ev, x, f0, rng, spread=probes.spread, needed=scheme.noise_gain > 0)
     low = _low_precision(problem, probes, noise)
     tol = tolerances(
@@ -407,16 +409,11 @@ def _full(
         stateful = stateful or found  # the first time it showed is enough
         comparison = replace(comparison, seen=comparison.seen | seen)
     comparison = replace(comparison, notes=(*notes, *comparison.notes))
-    return Judged(probes, noise, tol, plan, steps, comparison, stateful, low)
+    return Judged(probes, noise, tol, steps, comparison, stateful, low)
 
 
 def _directional(
-    ev: Evaluator,
-    problem: Problem,
-    settings: Settings,
-    probes: Probes,
-    plan: Plan,
-    rng: np.random.Generator,
+    ev: Evaluator, problem: Problem, settings: Settings, probes: Probes, rng: np.random.Generator
 ) -> Judged:
     """Directional mode: three directions (noise measured only if a failure is borderline),
     localisation if they fail, then f at x again — the history and determinism probe in one.
@@ -464,7 +461,7 @@ def _directional(
             break
         noise = noise._replace(eps_f=max(noise.eps_f, probes.spread))  # spread is noise: again
     low = _low_precision(problem, probes, noise)
-    return Judged(probes, noise, tol, plan, np.array([step]), comparison, [], low)
+    return Judged(probes, noise, tol, np.array([step]), comparison, [], low)
 
 
 def _low_precision(problem: Problem, probes: Probes, noise: Noise) -> bool:
@@ -495,12 +492,12 @@ def _diagnoses(
         first.insert(0, mutates_input(seen.mutated_at))
     if judged is None:
         return first
-    noise, tol, plan, comparison = judged.noise, judged.tol, judged.plan, judged.comparison
+    noise, tol, comparison = judged.noise, judged.tol, judged.comparison
     if probes.random:
-        part = tol.safety * (
-            (plan.scheme.noise_gain or 1.0) * noise.eps_f / float(np.median(judged.steps))
-            + probes.wobble
-        )
+        # The part of a typical entry's tolerance that the spread between calls causes.
+        gain = settings.scheme.noise_gain or 1.0
+        spread = gain * noise.eps_f / float(np.median(judged.steps)) + probes.wobble
+        part = float(tol.allowed(noise=spread, analytic=0.0, numeric=0.0, weight=0.0))
         first.insert(0, nondeterminism(probes, part, settings.nondet_tol))
     found, warnings = diagnose(
         comparison, analytic=probes.analytic, tol=tol, layout=problem.layout, x=problem.x
@@ -564,7 +561,7 @@ def _report(
         layout=problem.layout,
         method=settings.method,
         mode=c.mode,
-        step_policy=judged.plan.step_policy if judged is not None else "none",
+        step_policy=settings.step_policy if judged is not None else "none",
         noise=judged.noise.eps_f if judged is not None else float("nan"),
         cost=probes.cost,
         seconds=time.perf_counter() - clock,
