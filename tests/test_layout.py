@@ -60,3 +60,12 @@ def test_column_gives_the_flat_indices_of_a_column(order):
     layout = Layout({"v": (2,), "A": (3, 4)}, order=order)
     col = layout.column("A", 1)
     assert [layout.name(i) for i in col] == ["A[0, 1]", "A[1, 1]", "A[2, 1]"]
+
+
+def test_matrices_and_the_other_order():
+    layout = Layout({"W": (2, 3), "row": (1, 4), "b": (3,)}, order="C")
+    assert [layout.is_matrix(name) for name in layout.names] == [True, False, False]
+    flipped = layout.flipped()
+    assert (flipped.order, flipped.blocks) == ("F", layout.blocks)
+    # W[0, 1] is flat index 1 in C order and flat index 2 in F order
+    assert (layout.name(1), flipped.name(2)) == ("W[0, 1]", "W[0, 1]")

@@ -237,9 +237,8 @@ def explain_kappa(d: Diagnosis, *, layout: Layout, lam: float, m: int) -> Diagno
 
 def _bias_column(layout: Layout, idx: np.ndarray) -> tuple[str, str] | None:
     """(block, order) when ``idx`` is exactly a block's column 0, read in either order."""
-    for order in (layout.order, "F" if layout.order == "C" else "C"):
-        view = Layout(layout.blocks, order=order)
+    for view in (layout, layout.flipped()):
         for name, shape in view.blocks.items():
             if len(shape) == 2 and np.array_equal(np.sort(idx), np.sort(view.column(name, 0))):
-                return name, order
+                return name, view.order
     return None

@@ -26,10 +26,10 @@ import numpy as np
 
 from .layout import (
     Layout,
-    Order,
     entries,
     entry_name,
     entry_names,
+    other_order,
     pattern,
     scope_name,
     set_name,
@@ -238,9 +238,9 @@ def _layout(view: View) -> Diagnosis | None:
     inside = np.isin(view.suspects, np.concatenate([view.layout.indices(b) for b in touched]))
     if not np.all(inside) or not view.fits(view.project(fixed), view.observed):
         return None
-    other = "F" if view.layout.order == "C" else "C"
-    major = "column" if other == "F" else "row"
     order = view.layout.order
+    other = other_order(order)
+    major = "column" if other == "F" else "row"
     indices = view.suspects if view.by_entry else np.flatnonzero(fixed != view.analytic)
     return Diagnosis(
         "layout",
@@ -262,15 +262,14 @@ def reordered(
     Unrolling a matrix in the other order is the same as unrolling its transpose in this one,
     so one test covers both mistakes.
     """
-    other: Order = "F" if layout.order == "C" else "C"
+    other = other_order(layout.order)
     fixed = analytic.copy()
     touched = []
     for name in names:
-        shape = layout.blocks[name]
-        if len(shape) != 2 or min(shape) < 2:
+        if not layout.is_matrix(name):
             continue
         s = layout.slice(name)
-        fixed[s] = analytic[s].reshape(shape, order=other).ravel(order=layout.order)
+        fixed[s] = analytic[s].reshape(layout.blocks[name], order=other).ravel(order=layout.order)
         touched.append(name)
     return fixed, touched
 
@@ -279,13 +278,13 @@ def _regularization(view: View) -> Diagnosis | None:
     """numeric − analytic = κ·x on a set S of entries: fitted on each candidate set; of those
     that fit every item, the one that fits best (a bias column, not the whole block around it)."""
     best: tuple[float, np.ndarray, float] | None = None
+    residual = view.observed - view.analytic_items
     for subset in _regularization_sets(view):
         # Seen on each item: κ·(x restricted to S), projected like the gradient.
         xs = view.on(view.x, subset)
         xx = float(xs @ xs)
         if xx == 0:
             continue
-        residual = view.observed - view.analytic_items
         kappa = float(xs @ residual) / xx
         if kappa == 0 or not view.fits(view.analytic_items, view.observed - kappa * xs):
             continue
@@ -508,10 +507,11 @@ def _with_order_hint(d: Diagnosis, layout: Layout | None) -> Diagnosis:
         return d
     if pattern(layout, d.indices) is not None:
         return d
-    other: Order = "F" if layout.order == "C" else "C"
-    there = pattern(Layout(layout.blocks, order=other), d.indices)
+    flipped = layout.flipped()
+    there = pattern(flipped, d.indices)
     if there is None:
         return d
+    other = flipped.order
     hint = (
         f" These entries are {there} if the blocks are unrolled in {other} order: did you mean "
         f"order='{other}'?"

@@ -625,7 +625,7 @@ def compare_directions(
             else:
                 for parent, name in search.blocks(verdict):
                     start = [(parent, 1)]
-                    if name is not None and _is_matrix(layout, name):
+                    if name is not None and layout is not None and layout.is_matrix(name):
                         start = search.orient(parent, name)
                     search.localise(start, name)
                 search.confirm()
@@ -634,11 +634,6 @@ def compare_directions(
         search.complete = False
     search.tester.release()
     return Outcome(_comparison(search, verdict, notes), search.noise, search.tester.tol)
-
-
-def _is_matrix(layout: Layout | None, name: str) -> bool:
-    shape = layout.blocks[name] if layout is not None else ()
-    return len(shape) == 2 and min(shape) >= 2
 
 
 def _comparison(search: _Search, verdict: list[Group], notes: tuple[str, ...]) -> Comparison:

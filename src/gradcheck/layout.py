@@ -13,6 +13,11 @@ _ORDERS = ("C", "F")
 Order = Literal["C", "F"]  # how a block is unrolled: row-major (NumPy) or column-major (MATLAB)
 
 
+def other_order(order: Order) -> Order:
+    """'F' for 'C' and 'C' for 'F'."""
+    return "F" if order == "C" else "C"
+
+
 def _normalise_shape(name: str, shape: Any) -> tuple[int, ...]:
     if isinstance(shape, (int, np.integer)):
         shape = (int(shape),)
@@ -159,6 +164,16 @@ class Layout:
             parts.append(a.ravel(order=self.order))
         return np.concatenate(parts)
 
+    def is_matrix(self, name: str) -> bool:
+        """Whether block ``name`` is 2-D with at least two rows and two columns (so that
+        reading it in the other order changes it)."""
+        shape = self.blocks[name]
+        return len(shape) == 2 and min(shape) >= 2
+
+    def flipped(self) -> Layout:
+        """The same blocks unrolled in the other order."""
+        return Layout(self.blocks, order=other_order(self.order))
+
     def column(self, name: str, j: int) -> np.ndarray:
         """Flat indices of column ``j`` of the 2-D block ``name``, row by row."""
         return self.indices(name).reshape(self.blocks[name], order=self.order)[:, j]
@@ -205,26 +220,27 @@ def set_name(layout: Layout | None, idx: np.ndarray) -> str:
     """``Theta2[:, 0] (bias column, 3 entries)``, ``Theta1[2, :] (row, …)``, ``all of W1`` or a list."""
     if layout is None:
         return entry_names(None, idx)
-    parts = []
-    for name, shape in layout.blocks.items():
-        mine = np.sort(idx[np.isin(idx, layout.indices(name))])
-        if mine.size:
-            parts.append(_block_pattern(layout, name, shape, mine) or entry_names(layout, mine))
-    return "; ".join(parts)
+    parts = _block_patterns(layout, idx)
+    return "; ".join(found or entry_names(layout, mine) for mine, found in parts)
 
 
 def pattern(layout: Layout, idx: np.ndarray) -> str | None:
     """The set's name when, in every block it touches, it is a whole pattern (the block, a
     row, a column, all but the bias column); None when it is scattered."""
+    parts = _block_patterns(layout, idx)
+    if not parts or any(found is None or mine.size < 2 for mine, found in parts):
+        return None
+    return "; ".join(found for _, found in parts if found is not None)
+
+
+def _block_patterns(layout: Layout, idx: np.ndarray) -> list[tuple[np.ndarray, str | None]]:
+    """Per block that ``idx`` touches: its entries there, and their pattern's name (or None)."""
     parts = []
     for name, shape in layout.blocks.items():
         mine = np.sort(idx[np.isin(idx, layout.indices(name))])
         if mine.size:
-            found = _block_pattern(layout, name, shape, mine)
-            if found is None or mine.size < 2:
-                return None
-            parts.append(found)
-    return "; ".join(parts) or None
+            parts.append((mine, _block_pattern(layout, name, shape, mine)))
+    return parts
 
 
 def _block_pattern(
