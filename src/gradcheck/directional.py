@@ -56,6 +56,7 @@ import numpy as np
 
 from .compare import Comparison, Tolerances, relative_difference
 from .diagnose import direction_view, first_explanation
+from .differences import SCHEMES
 from .evaluate import Evaluator, Points, Seen
 from .layout import Layout, entries, entry_name, set_name
 from .noise import EPS, Noise
@@ -65,6 +66,7 @@ DIRECTIONS = 3
 BLOCK_DIRECTIONS = 3
 SCOPE_DIRECTIONS = 2  # fresh directions added to a failing row or column to name its pattern
 BORDERLINE = 10.0  # a failure within this many times its step change may be noise
+REFINE = SCHEMES["central"].refine  # truncation ≈ REFINE·|D(s) − D(s/2)|
 
 
 class _Incomplete(Exception):
@@ -285,7 +287,7 @@ class _Tester:
                 bad = bad[[int(np.argmax(np.abs(d[bad] - a[bad]) / tol[bad]))]]
             half = self.differences([specs[int(k)] for k in bad], steps[bad] / 2)
             change[bad] = np.abs(d[bad] - half)
-            trunc = 4 / 3 * change[bad]
+            trunc = REFINE * change[bad]
             # Passing only thanks to a truncation error above the noise: the step was too long
             # along these directions; estimate them again at the step that balances the two.
             long = (np.abs(d[bad] - a[bad]) <= allowed(bad, trunc)) & (
@@ -344,8 +346,12 @@ class _Search:
     def n(self) -> int:
         return self.tester.x.size
 
+    def seed(self) -> int:
+        """A fresh direction's seed."""
+        return int(self.rng.integers(2**63))
+
     def roots(self, order: slice | np.ndarray, size: int, count: int) -> list[Root]:
-        return [Root(order, size, int(self.rng.integers(2**63))) for _ in range(count)]
+        return [Root(order, size, self.seed()) for _ in range(count)]
 
     def affordable(self, calls: int) -> bool:
         return self.tester.ev.calls + calls <= self.budget
@@ -383,7 +389,7 @@ class _Search:
             return found
         root = groups[-1].root  # a direction over exactly this scope (the first may be wider)
         scope = slice(0, root.size)
-        fresh = Root(root.order, root.size, int(self.rng.integers(2**63)), root.holes)
+        fresh = Root(root.order, root.size, self.seed(), root.holes)
         (check,) = self.tester.test([(fresh, scope)], refine="all")
         again = self._view_explanation([*groups, check], block, label)
         same = (
@@ -397,10 +403,7 @@ class _Search:
         self, groups: list[Group], block: str | None, label: str | None
     ) -> Diagnosis | None:
         x = self.tester.x
-        scope = None
-        if label is not None:
-            first = groups[0].flat
-            scope = np.arange(first.start, first.stop) if isinstance(first, slice) else first
+        scope = _indices(groups[0].flat) if label is not None else None
         view = direction_view(
             numeric=np.array([g.numeric for g in groups]),
             analytic_items=np.array([g.analytic for g in groups]),
@@ -532,7 +535,7 @@ class _Search:
         pattern (zero, a factor, a sign, an L2 term)? Then it is named, not searched."""
         if not self.affordable(4 * SCOPE_DIRECTIONS):
             return False
-        flat = np.asarray(_indices(group.flat))
+        flat = _indices(group.flat)
         roots = self.roots(flat, flat.size, SCOPE_DIRECTIONS)
         extra = self.tester.test([(r, slice(0, flat.size)) for r in roots], refine="all")
         label = set_name(self.layout, flat)
@@ -555,7 +558,7 @@ class _Search:
         specs = [(g.root, g.positions) for g in checked]
         half = self.tester.differences(specs, np.full(len(specs), self.tester.step / 2))
         for g, dh in zip(checked, half, strict=True):
-            trunc = 4 / 3 * abs(g.numeric - dh)
+            trunc = REFINE * abs(g.numeric - dh)
             widened = g._replace(tolerance=g.tolerance + self.tester.tol.safety * trunc)
             if widened.fails:
                 self.found.append(widened)
@@ -564,11 +567,11 @@ class _Search:
         """What was neither named nor isolated must pass along a fresh direction (over all of x,
         zero on the entries already accounted for)."""
         for _ in range(2):
-            done = [np.asarray(_indices(g.flat)) for g in self.found + self.frontier]
+            done = [_indices(g.flat) for g in self.found + self.frontier]
             holes = np.unique(np.concatenate([*self.explained, *done, np.array([], np.intp)]))
             if not self.complete or holes.size == self.n or not self.affordable(2):
                 return
-            root = Root(slice(0, self.n), self.n, int(self.rng.integers(2**63)), holes)
+            root = Root(slice(0, self.n), self.n, self.seed(), holes)
             (check,) = self.tester.test([(root, slice(0, self.n))], refine="all")
             if not check.fails:
                 return
@@ -651,8 +654,8 @@ def _comparison(search: _Search, verdict: list[Group], notes: tuple[str, ...]) -
         patterns.append(_frontier_diagnosis(search))
     elif not search.complete and not seen.incomplete:
         notes = (*notes, f"localisation stopped at the evaluation budget ({search.budget}).")
-    numbers = np.array([[g.numeric, g.analytic, g.tolerance] for g in verdict]).reshape(-1, 3)
-    failed = bool(np.any(~(np.abs(numbers[:, 0] - numbers[:, 1]) <= numbers[:, 2])))
+    numbers = np.array([[g.numeric, g.analytic] for g in verdict]).reshape(-1, 2)
+    failed = any(g.fails for g in verdict)
     nothing = np.broadcast_to(np.nan, n)  # error and step: NaN everywhere, no memory
     return Comparison(
         numeric=numeric,
@@ -679,7 +682,7 @@ def _frontier_diagnosis(search: _Search) -> Diagnosis:
     """What the budget could not localise: where the failing groups are, and how many wrong
     entries they probably hold."""
     groups = search.frontier
-    flat = np.concatenate([np.asarray(_indices(g.flat)) for g in groups])
+    flat = np.concatenate([_indices(g.flat) for g in groups])
     at_least = len(groups)
     estimate = at_least
     if search.census is not None:
@@ -701,7 +704,7 @@ def _frontier_diagnosis(search: _Search) -> Diagnosis:
 
 
 def _range_name(layout: Layout | None, g: Group) -> str:
-    idx = np.asarray(_indices(g.flat))
+    idx = _indices(g.flat)
     if idx.size == 1:
         return entry_name(layout, int(idx[0]))
     return f"{entry_name(layout, int(idx.min()))} … {entry_name(layout, int(idx.max()))} ({entries(idx.size)})"
