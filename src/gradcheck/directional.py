@@ -50,7 +50,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
 import numpy as np
 
@@ -66,7 +66,7 @@ DIRECTIONS = 3
 BLOCK_DIRECTIONS = 3
 SCOPE_DIRECTIONS = 2  # fresh directions added to a failing row or column to name its pattern
 BORDERLINE = 10.0  # a failure within this many times its step change may be noise
-REFINE = SCHEMES["central"].refine  # truncation ≈ REFINE·|D(s) − D(s/2)|
+REFINE = cast(float, SCHEMES["central"].refine)  # truncation ≈ REFINE·|D(s) − D(s/2)|
 
 
 class _Incomplete(Exception):

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .layout import Order
+from .layout import Order, shape_text
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
@@ -99,7 +99,7 @@ def heatmap(report: Report) -> Figure:
                     label="_wrong",
                 )
             )
-        ax.set_title(f"{name} ({'×'.join(map(str, shape))})")
+        ax.set_title(f"{name} ({shape_text(shape)})")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.yaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("column" if len(shape) == 2 else "entry")
@@ -202,15 +202,10 @@ def steps(
         )
     Figure = _pyplot()
     hs = np.logspace(-12, -1, 23)
-    idx = report.checked
-    with np.errstate(invalid="ignore", divide="ignore"):
-        ratio = np.abs(report.analytic[idx] - report.numeric[idx]) / report.tolerance[idx]
-    ratio = np.nan_to_num(ratio, nan=0.0)
-    order = np.argsort(-ratio)
-    chosen = list(idx[order[:entries]])
-    good = idx[order[-1]] if idx.size else None
-    if good is not None and good not in chosen:
-        chosen.append(good)
+    ranked = report.worst(report.checked.size)  # furthest over their tolerance first
+    chosen = list(ranked[:entries])
+    if ranked.size and ranked[-1] not in chosen:
+        chosen.append(ranked[-1])  # and the best-behaved entry
     chosen_arr = np.array(chosen, dtype=np.intp)
     errors = step_errors(report, f, x, chosen_arr, hs, args=args, kwargs=kwargs)
     fig = Figure(figsize=(6.5, 4.8), layout="constrained")

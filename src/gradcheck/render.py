@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .differences import SCHEMES, scheme_of
-from .layout import set_name, shape_text
+from .layout import entries, set_name, shape_text
 
 if TYPE_CHECKING:  # pragma: no cover
     from .report import Diagnosis, Report
@@ -48,7 +48,7 @@ def headline(report: Report) -> str:
     failing = [d for d in report.diagnoses if d.severity == "fail"]
     if report.mode == "directional":
         found = (
-            f"{wrong} wrong entr{'y' if wrong == 1 else 'ies'} found among {n}"
+            f"{entries(wrong)} wrong found among {n}"
             if wrong
             else f"all {n} entries agree along every direction"
         )
@@ -101,42 +101,70 @@ LEGEND = (
 )
 
 
+Rows = list[tuple[list[str], bool]]  # the cells of each row, and whether it is wrong
+BLOCK_HEADER = ["block", "shape", "checked", "wrong", "worst rel err"]
+ENTRY_HEADER = ["entry", "numeric", "analytic", "abs err", "allowed", "rel err", "step"]
+ENTRY_SPECS = ("<16", ">13", ">13", ">11", ">11", ">10", ">10")
+
+
+def _block_rows(report: Report) -> Rows:
+    """The per-block table, the same for text and HTML."""
+    return [
+        (
+            [
+                b["name"],
+                shape_text(tuple(b["shape"])),
+                str(b["checked"]),
+                str(b["wrong"]),
+                fmt(b["worst_relative_error"]),
+            ],
+            b["wrong"] > 0,
+        )
+        for b in report.blocks()
+    ]
+
+
+def _entry_rows(report: Report) -> Rows:
+    """The worst entries (or those closest to their tolerance), the same for text and HTML."""
+    wrong = set(report.mismatched.tolist())
+    rel = report.relative_errors
+    a, n = report.analytic, report.numeric
+    return [
+        (
+            [
+                report.name(i),
+                *map(fmt, (n[i], a[i], abs(a[i] - n[i]), report.tolerance[i], rel[i])),
+                fmt(report.step[i]),
+            ],
+            int(i) in wrong,
+        )
+        for i in report.worst()
+    ]
+
+
+def _text_table(header: list[str], rows: Rows, specs: tuple[str, ...]) -> list[str]:
+    """Lines of a table, each column aligned by its format spec (``'<12'``); ✗ on wrong rows."""
+
+    def line(cells: list[str]) -> str:
+        return "  " + "".join(f"{c:{spec}}" for c, spec in zip(cells, specs, strict=True))
+
+    return [line(header)] + [line(cells) + (" ✗" if bad else "") for cells, bad in rows]
+
+
 def text(report: Report) -> str:
     """The whole report as text: verdict, diagnoses, blocks, worst entries, notes."""
     lines = [summary(report)]
     if report.diagnoses:
         lines += ["", "Diagnoses:"]
         lines += [f"  [{d.kind}] {d.message}" for d in report.diagnoses]
-    blocks = report.blocks()
+    blocks = _block_rows(report)
     if blocks:
-        lines += [
-            "",
-            f"  {'block':<12}{'shape':<12}{'checked':>9}{'wrong':>8}{'worst rel err':>15}",
-        ]
-        for b in blocks:
-            lines.append(
-                f"  {b['name']:<12}{shape_text(tuple(b['shape'])):<12}{b['checked']:>9}"
-                f"{b['wrong']:>8}{fmt(b['worst_relative_error']):>15}"
-            )
-    worst = report.worst()
-    if worst.size:
-        wrong = set(report.mismatched.tolist())
-        rel = report.relative_errors
-        lines += [
-            "",
-            "Worst entries:" if wrong else "Closest to their tolerance:",
-            (
-                f"  {'entry':<16}{'numeric':>13}{'analytic':>13}{'abs err':>11}{'allowed':>11}"
-                f"{'rel err':>10}{'step':>10}"
-            ),
-        ]
-        for i in worst:
-            lines.append(
-                f"  {report.name(i):<16}{fmt(report.numeric[i], 13)}{fmt(report.analytic[i], 13)}"
-                f"{fmt(abs(report.analytic[i] - report.numeric[i]), 11)}"
-                f"{fmt(report.tolerance[i], 11)}{fmt(rel[i], 10)}{fmt(report.step[i], 10)}"
-                f"{' ✗' if int(i) in wrong else ''}"
-            )
+        unmarked = [(cells, False) for cells, _ in blocks]  # the 'wrong' column says it
+        lines += ["", *_text_table(BLOCK_HEADER, unmarked, ("<12", "<12", ">9", ">8", ">15"))]
+    rows = _entry_rows(report)
+    if rows:
+        title = "Worst entries:" if report.mismatched.size else "Closest to their tolerance:"
+        lines += ["", title, *_text_table(ENTRY_HEADER, rows, ENTRY_SPECS)]
         lines.append(f"  {LEGEND}")
     lines += [f"Note: {n}" for n in report.notes]
     return "\n".join(lines)
@@ -210,23 +238,9 @@ def html_body(
             for d in report.diagnoses
         )
         parts.append(f"<h2>Diagnoses</h2><ul>{items}</ul>")
-    blocks = report.blocks()
+    blocks = _block_rows(report)
     if blocks:
-        rows = [
-            (
-                [
-                    b["name"],
-                    shape_text(tuple(b["shape"])),
-                    b["checked"],
-                    b["wrong"],
-                    fmt(b["worst_relative_error"]),
-                ],
-                b["wrong"] > 0,
-            )
-            for b in blocks
-        ]
-        header = ["block", "shape", "checked", "wrong", "worst rel err"]
-        parts.append("<h2>Blocks</h2>" + _table(header, rows))
+        parts.append("<h2>Blocks</h2>" + _table(BLOCK_HEADER, blocks))
     parts.append(_entries_html(report))
     figures = [k for k in kinds if k != "steps" or report.checked.size]
     if figures:
@@ -245,31 +259,18 @@ def html_body(
 
 
 def _entries_html(report: Report) -> str:
-    wrong = set(report.mismatched.tolist())
-    rel = report.relative_errors
     rows = [
-        (
-            [
-                report.name(i) + (" ✗" if int(i) in wrong else ""),
-                fmt(report.numeric[i]),
-                fmt(report.analytic[i]),
-                fmt(abs(report.analytic[i] - report.numeric[i])),
-                fmt(report.tolerance[i]),
-                fmt(rel[i]),
-                fmt(report.step[i]),
-            ],
-            int(i) in wrong,
-        )
-        for i in report.worst()
+        ([cells[0] + (" ✗" if bad else ""), *cells[1:]], bad) for cells, bad in _entry_rows(report)
     ]
-    title = "Worst entries" if wrong else "Entries closest to their tolerance"
-    header = ["entry", "numeric", "analytic", "abs err", "allowed", "rel err", "step"]
+    title = "Worst entries" if report.mismatched.size else "Entries closest to their tolerance"
     return (
-        f"<h2>{title}</h2>" + _table(header, rows) + f"<p class='details'>{html.escape(LEGEND)}</p>"
+        f"<h2>{title}</h2>"
+        + _table(ENTRY_HEADER, rows)
+        + f"<p class='details'>{html.escape(LEGEND)}</p>"
     )
 
 
-def _table(header: list[str], rows: list[tuple[list[Any], bool]]) -> str:
+def _table(header: list[str], rows: Rows) -> str:
     head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
     marked = " class='wrong'"
     body = "".join(
