@@ -27,6 +27,9 @@ from typing import Any
 
 import numpy as np
 
+from .differences import METHODS
+from .pipeline import MODES
+
 EXIT_CODES = """exit status: 0 the gradient is right, 1 it is wrong, 2 a usage error (bad flags,
 unreadable files, a syntax or import error in your file), 3 your function raised."""
 
@@ -119,14 +122,14 @@ def _check_parser(sub: Any) -> None:
     chk.add_argument(
         "--method",
         default="auto",
-        choices=["auto", "forward", "central", "complex", "richardson"],
+        choices=METHODS,
         help="finite differences (default auto: central, suspicious entries refined)",
     )
     chk.add_argument("--step", type=float, help="a fixed step (default: chosen per entry)")
     chk.add_argument(
         "--mode",
         default="auto",
-        choices=["auto", "full", "directional", "sample"],
+        choices=MODES,
         help="every entry, random directions, or a sample (default auto: full when cheap)",
     )
     chk.add_argument("--rtol", type=float, help="relative slack (default 1e-6; 1e-3 in float32)")
@@ -245,11 +248,7 @@ def _demo(args: argparse.Namespace) -> int:
         "    J += lambda_/(2*m) * (sum(Theta1**2) + sum(Theta2**2)\n"
         "                          - (sum(Theta1[:, 0]**2) - sum(Theta2[:, 0]**2)))\n"
     )
-    theta1 = ex4.debug_initialize_weights(5, 3)
-    theta2 = ex4.debug_initialize_weights(3, 5)
-    X = ex4.debug_initialize_weights(5, 2)
-    y = 1 + np.arange(1, 6) % 3
-    params = np.concatenate([theta1.ravel(), theta2.ravel()])  # the learner unrolls row-major
+    params, X, y, layout = ex4.debug_problem("C")  # the learner unrolls row-major
     data = (X, y, 3.0, 3, 5, 3)  # nnCost(nn_params, X, y, lambda_, input, hidden, labels)
     numgrad = ex4.compute_numerical_gradient(lambda p: nnCost(p, *data), params)
     grad = nnCost(params, *data)[1]
@@ -263,7 +262,7 @@ def _demo(args: argparse.Namespace) -> int:
         "gradcheck.check(nnCost, params, args=(X, y, 3.0, 3, 5, 3),\n"
         "                blocks={'Theta1': (5, 4), 'Theta2': (3, 6)})\n"
     )
-    report = check(nnCost, params, args=data, blocks={"Theta1": (5, 4), "Theta2": (3, 6)})
+    report = check(nnCost, params, args=data, blocks=layout)
     print(report)
     return 0
 
@@ -414,11 +413,8 @@ def _load_args(path: str | None, pairs: list[str]) -> dict[str, Any]:
             with np.load(file) as data:
                 values.update({k: data[k] for k in data.files})
         elif file.suffix.lower() == ".mat":
-            from scipy.io import loadmat
-
-            data = {k: v for k, v in loadmat(file).items() if not k.startswith("__")}
             # A MATLAB scalar is a 1×1 array: pass it as a number.
-            values.update({k: v.item() if v.size == 1 else v for k, v in data.items()})
+            values.update({k: v.item() if v.size == 1 else v for k, v in _mat(file).items()})
         else:
             raise UsageError(f"--args must be a .npz or .mat file, got {file.name}.")
     for pair in pairs:
@@ -471,9 +467,7 @@ def _load_point(path: Path, key: str | None) -> np.ndarray:
     elif suffix in (".txt", ".csv"):
         x = np.loadtxt(path, delimiter="," if suffix == ".csv" else None)
     elif suffix == ".mat":
-        from scipy.io import loadmat
-
-        data = {k: v for k, v in loadmat(path).items() if not k.startswith("__")}
+        data = _mat(path)
         if key is None:
             if len(data) != 1:
                 raise UsageError(f"--x0 {path} holds {sorted(data)}: name one with --key.")
@@ -489,6 +483,13 @@ def _load_point(path: Path, key: str | None) -> np.ndarray:
     if x.ndim != 1:
         raise UsageError(f"--x0 must hold a vector, got an array of shape {x.shape}.")
     return x
+
+
+def _mat(path: Path) -> dict[str, Any]:
+    """The variables of a .mat file (SciPy's reader, without its ``__header__`` entries)."""
+    from scipy.io import loadmat
+
+    return {k: v for k, v in loadmat(path).items() if not k.startswith("__")}
 
 
 def _parse_blocks(spec: str) -> dict[str, tuple[int, ...]]:

@@ -26,14 +26,13 @@ from typing import Any
 
 import numpy as np
 
-from .ex4 import debug_initialize_weights
+from .ex4 import DEBUG_M, DEBUG_SIZES, debug_problem
 from .layout import Layout, Order
 from .pipeline import Extension, make_settings, run
 from .problem import make_problem
 from .report import Diagnosis, Report
 
-SIZES = {"input_layer_size": 3, "hidden_layer_size": 5, "num_labels": 3}
-M = 5
+SIZES, M = DEBUG_SIZES, DEBUG_M
 COURSE_ORDER = (
     "nn_params",
     "input_layer_size",
@@ -114,16 +113,6 @@ class Bound:
         if self.binding.by_name:
             return self.fn(**{self.binding.names[c]: v for c, v in values.items()})
         return self.fn(*(values[c] for c in COURSE_ORDER))
-
-
-def debug_problem(order: Order = "F") -> tuple[np.ndarray, np.ndarray, np.ndarray, Layout]:
-    """The course's debug parameters (unrolled in ``order``), X and y, and their layout."""
-    theta1 = debug_initialize_weights(SIZES["hidden_layer_size"], SIZES["input_layer_size"])
-    theta2 = debug_initialize_weights(SIZES["num_labels"], SIZES["hidden_layer_size"])
-    X = debug_initialize_weights(M, SIZES["input_layer_size"] - 1)
-    y = 1 + np.arange(1, M + 1) % SIZES["num_labels"]
-    layout = Layout({"Theta1": theta1.shape, "Theta2": theta2.shape}, order=order)
-    return layout.pack({"Theta1": theta1, "Theta2": theta2}), X, y, layout
 
 
 @dataclass(frozen=True)

@@ -37,12 +37,14 @@ from typing import Any
 import numpy as np
 
 from .differences import numerical_gradient
+from .layout import Layout, Order
 
 __all__ = [
     "NNGradientCheck",
     "check_nn_gradients",
     "compute_numerical_gradient",
     "debug_initialize_weights",
+    "debug_problem",
     "load_data",
     "load_weights",
     "nn_cost_function",
@@ -72,6 +74,29 @@ def debug_initialize_weights(fan_out: int, fan_in: int) -> np.ndarray:
     """
     shape = (int(fan_out), 1 + int(fan_in))
     return np.sin(np.arange(1, shape[0] * shape[1] + 1)).reshape(shape, order="F") / 10
+
+
+# checkNNGradients' network: 3 inputs, 5 hidden units, 3 labels, m = 5 examples.
+DEBUG_SIZES = {"input_layer_size": 3, "hidden_layer_size": 5, "num_labels": 3}
+DEBUG_M = 5
+
+
+def debug_problem(order: Order = "F") -> tuple[np.ndarray, np.ndarray, np.ndarray, Layout]:
+    """``checkNNGradients``' problem: the debug parameters unrolled in ``order`` ('F' is the
+    course's ``[Theta1(:); Theta2(:)]``), ``X = debug_initialize_weights(5, 2)``,
+    ``y = 1 + mod(1:5, 3)``, and the layout of the parameters.
+
+    >>> params, X, y, layout = debug_problem()
+    >>> params.size, X.shape, y.tolist(), layout.names
+    (38, (5, 3), [2, 3, 1, 2, 3], ('Theta1', 'Theta2'))
+    """
+    sizes = DEBUG_SIZES
+    theta1 = debug_initialize_weights(sizes["hidden_layer_size"], sizes["input_layer_size"])
+    theta2 = debug_initialize_weights(sizes["num_labels"], sizes["hidden_layer_size"])
+    X = debug_initialize_weights(DEBUG_M, sizes["input_layer_size"] - 1)
+    y = 1 + np.arange(1, DEBUG_M + 1) % sizes["num_labels"]
+    layout = Layout({"Theta1": theta1.shape, "Theta2": theta2.shape}, order=order)
+    return layout.pack({"Theta1": theta1, "Theta2": theta2}), X, y, layout
 
 
 def rand_initialize_weights(
@@ -271,15 +296,19 @@ def check_nn_gradients(
         ``numgrad``, ``grad``, ``relative_difference`` (``norm(n−a)/norm(n+a)``) and ``cost``.
     """
     cost_function = nn_cost_function if cost_function is None else cost_function
-    input_layer_size, hidden_layer_size, num_labels, m = 3, 5, 3, 5
-    theta1 = debug_initialize_weights(hidden_layer_size, input_layer_size)
-    theta2 = debug_initialize_weights(num_labels, hidden_layer_size)
-    X = debug_initialize_weights(m, input_layer_size - 1)
-    y = 1 + np.arange(1, m + 1) % num_labels
-    nn_params = unroll(theta1, theta2)
+    nn_params, X, y, _ = debug_problem("F")
+    sizes = DEBUG_SIZES
 
     def cost_func(p: np.ndarray) -> tuple[float, np.ndarray]:
-        return cost_function(p, input_layer_size, hidden_layer_size, num_labels, X, y, lambda_)
+        return cost_function(
+            p,
+            sizes["input_layer_size"],
+            sizes["hidden_layer_size"],
+            sizes["num_labels"],
+            X,
+            y,
+            lambda_,
+        )
 
     cost, grad = cost_func(nn_params)
     grad = np.asarray(grad, dtype=float).ravel()
