@@ -59,3 +59,31 @@ def test_check_hessian_of_a_rosenbrock():
     )
     assert not report.ok
     assert 2 in report.mismatched.tolist()
+
+
+def test_the_number_of_outputs_comes_from_the_first_call_of_f():
+    x0 = np.array([0.3, -0.7, 1.1])
+    calls_at_x0 = []
+
+    def f(x):
+        if np.array_equal(x, x0):
+            calls_at_x0.append(1)
+        return np.array([x[0] * x[1], np.sin(x[2]), x[1] * x[2]])
+
+    def jac(x):
+        return np.array([[x[1], x[0], 0.0], [0.0, 0.0, np.cos(x[2])], [0.0, x[2], x[1]]])
+
+    report = gradcheck.check_jacobian(f, x0, jac=jac)
+    assert report.ok
+    # the first call, the determinism probe and the history probe: none only to count outputs
+    assert len(calls_at_x0) == 3
+
+
+def test_an_output_size_that_depends_on_the_point_is_named():
+    x0 = np.array([0.3, -0.7])
+
+    def f(x):
+        return x.copy() if np.array_equal(x, x0) else x[:1].copy()
+
+    with pytest.raises(ValueError, match="f returned 1 entry here but 2 entries at x"):
+        gradcheck.check_jacobian(f, x0, jac=lambda x: np.eye(2))

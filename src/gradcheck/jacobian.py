@@ -18,8 +18,8 @@ import numpy as np
 
 from .compare import Tolerances
 from .differences import SCHEMES, choose_steps, coordinate_points
-from .evaluate import Evaluator, Ledger, explicit_points
-from .layout import Layout, Order
+from .evaluate import Evaluator, Ledger
+from .layout import Layout, Order, entries
 from .noise import EPS
 from .pipeline import Extension, Findings, make_settings, run
 from .problem import Problem, make_problem
@@ -33,35 +33,65 @@ def _vector(out: Any, name: str) -> np.ndarray:
     return arr
 
 
+class _Weights:
+    """The random output weighting ``w``, drawn from ``seed`` when the first output of f (the
+    check's first call, at x) shows how many outputs there are: no call of f just to count them."""
+
+    def __init__(self, seed: int) -> None:
+        self.seed = seed
+        self._w: np.ndarray | None = None
+
+    def of(self, m: int) -> np.ndarray:
+        """``w`` for an output of ``m`` entries."""
+        if self._w is None:
+            self._w = np.random.default_rng(self.seed).standard_normal(m)
+        w = self._w
+        if w.size != m:
+            raise ValueError(
+                f"f returned {entries(m)} here but {entries(w.size)} at x: the number of "
+                "outputs must not depend on the point."
+            )
+        return w
+
+    @property
+    def w(self) -> np.ndarray:
+        if self._w is None:  # f is always called at x before anything needs w
+            raise RuntimeError("the output weighting is drawn at f's first call")
+        return self._w
+
+
 class _Weighted:
     """``w·f(x)``: the scalar whose gradient is ``Jᵀw`` (a class, so that processes pickle it)."""
 
-    def __init__(self, f: Callable[..., Any], w: np.ndarray) -> None:
-        self.f, self.w = f, w
+    def __init__(self, f: Callable[..., Any], weights: _Weights) -> None:
+        self.f, self.weights = f, weights
 
     def __call__(self, p: np.ndarray, *args: Any, **kwargs: Any) -> float:
-        return float(self.w @ _vector(self.f(p, *args, **kwargs), "f"))
+        out = _vector(self.f(p, *args, **kwargs), "f")
+        return float(self.weights.of(out.size) @ out)
 
 
 class _WeightedBatch:
     """``w·f`` for a (k, n) batch of points, from a batched f returning (k, m) outputs."""
 
-    def __init__(self, batched: Callable[..., Any], w: np.ndarray) -> None:
-        self.batched, self.w = batched, w
+    def __init__(self, batched: Callable[..., Any], weights: _Weights) -> None:
+        self.batched, self.weights = batched, weights
 
     def __call__(self, points: np.ndarray, *args: Any, **kwargs: Any) -> np.ndarray:
         out = np.asarray(self.batched(np.atleast_2d(points), *args, **kwargs), dtype=float)
-        return out.reshape(out.shape[0], -1) @ self.w
+        out = out.reshape(out.shape[0], -1)
+        return out @ self.weights.of(out.shape[1])
 
 
 class _TransposeTimes:
     """``Jᵀw`` from whichever of ``jac``, ``vjp``, ``jvp`` was given."""
 
-    def __init__(self, form: str, fn: Callable[..., Any], w: np.ndarray, n: int) -> None:
-        self.form, self.fn, self.w, self.n = form, fn, w, n
+    def __init__(self, form: str, fn: Callable[..., Any], weights: _Weights, n: int) -> None:
+        self.form, self.fn, self.weights, self.n = form, fn, weights, n
 
     def __call__(self, p: np.ndarray, *args: Any, **kwargs: Any) -> np.ndarray:
-        m, n, w = self.w.size, self.n, self.w
+        w = self.weights.w
+        m, n = w.size, self.n
         if self.form == "jac":
             J = np.asarray(self.fn(p, *args, **kwargs), dtype=float)
             if J.shape != (m, n):
@@ -75,7 +105,7 @@ class _TransposeTimes:
 
     def columns(self, p: np.ndarray, cols: np.ndarray, args: tuple, kwargs: Any) -> np.ndarray:
         """The analytic Jacobian's columns ``cols`` (m × len(cols))."""
-        m = self.w.size
+        m = self.weights.w.size
         if self.form == "jac":
             return np.asarray(self.fn(p.copy(), *args, **kwargs), dtype=float)[:, cols]
         if self.form == "jvp":
@@ -154,9 +184,8 @@ def check_jacobian(
         )
     probe = make_problem(f, x, args=args, kwargs=kwargs, blocks=blocks, order=order)
     settings = make_settings(seed=seed, **options)
-    ledger = ledger or Ledger()
-    problem, transpose, m = _weighted(probe, given[0], batched, seed, ledger)
-    explain = partial(_wrong_entries_of_inputs, f, transpose, m)
+    problem, transpose = _weighted(probe, given[0], batched, seed)
+    explain = partial(_wrong_entries_of_inputs, f, transpose)
     return run(problem, settings, Extension(notes=tuple(notes), explain=explain), ledger)
 
 
@@ -165,19 +194,12 @@ def _weighted(
     form: tuple[str, Callable[..., Any]],
     batched: Callable[..., Any] | None,
     seed: int,
-    ledger: Ledger,
-) -> tuple[Problem, _TransposeTimes, int]:
+) -> tuple[Problem, _TransposeTimes]:
     """The scalar problem ``w·f`` with gradient ``Jᵀw``, for a random Gaussian ``w``."""
-    f = probe.f
-    # One call to learn the number of outputs, counted like every other.
-    first = Evaluator(f, args=probe.args, kwargs=probe.kwargs, ledger=ledger).outputs(
-        explicit_points(probe.x, [probe.x], "at x (to learn the number of outputs)")
-    )[0]
-    m = _vector(first, "f").size
-    w = np.random.default_rng(seed).standard_normal(m)
-    transpose = _TransposeTimes(form[0], form[1], w, probe.n)
+    weights = _Weights(seed)
+    transpose = _TransposeTimes(form[0], form[1], weights, probe.n)
     problem = make_problem(
-        _Weighted(f, w) if batched is None else _WeightedBatch(batched, w),
+        _Weighted(probe.f, weights) if batched is None else _WeightedBatch(batched, weights),
         probe.x,
         transpose,
         args=probe.args,
@@ -185,11 +207,11 @@ def _weighted(
         blocks=probe.layout,
         vectorized=batched is not None,
     )
-    return problem, transpose, m
+    return problem, transpose
 
 
 def _wrong_entries_of_inputs(
-    f: Callable[..., Any], transpose: _TransposeTimes, m: int, found: Findings
+    f: Callable[..., Any], transpose: _TransposeTimes, found: Findings
 ) -> tuple[list[Diagnosis], list[str]]:
     """When inputs were found wrong with no simpler pattern, which outputs: J[k, i]."""
     first_fail = next((d for d in found.diagnoses if d.severity == "fail"), None)
@@ -198,7 +220,7 @@ def _wrong_entries_of_inputs(
         or found.mode == "directional"
         or first_fail is None
         or first_fail.kind != "localized"
-        or m == 1
+        or transpose.weights.w.size == 1
     ):
         return [], []
     return [_wrong_entries(f, found, transpose)], []
