@@ -90,7 +90,11 @@ def check_module(
     notes = loss.notes()
     settings = make_settings(**options)
     ledger = Ledger()
-    losses = _vmapped(torch, loss, ledger) if vectorized else None
+    losses = (
+        _vmapped(torch, loss.single, loss.device, loss.cost, loss.x0, ledger)
+        if vectorized
+        else None
+    )
     if losses is not None:
         problem = make_problem(losses, loss.x0, loss.gradient, blocks=loss.layout, vectorized=True)
         notes.append("perturbed parameters were evaluated in batches with torch.func.vmap.")
@@ -152,6 +156,20 @@ class _ModuleLoss:
         grads = [p.grad if p.grad is not None else torch.zeros_like(p) for _, p in self.named]
         return torch.cat([g.reshape(-1) for g in grads]).cpu().numpy().copy()
 
+    def single(self, flat: Any) -> Any:
+        """The loss for one parameter vector given as a tensor, without touching the model's
+        own parameters (``torch.func.functional_call``): what ``vmap`` batches."""
+        from torch.func import functional_call
+
+        layout = self.layout
+        params = {
+            name: flat[layout.slice(name)].view(shape) for name, shape in layout.blocks.items()
+        }
+        model = self.model
+        return _loss(
+            lambda *inputs: functional_call(model, params, inputs), self.loss_fn, self.batch
+        )
+
 
 def _cuda_note(on_cuda: bool, found: Findings) -> tuple[list[Diagnosis], list[str]]:
     if on_cuda and any(d.kind == "nondeterministic" for d in found.diagnoses):
@@ -164,38 +182,36 @@ def _cuda_note(on_cuda: bool, found: Findings) -> tuple[list[Diagnosis], list[st
     return [], []
 
 
-def _vmapped(torch: Any, loss: _ModuleLoss, ledger: Ledger) -> Callable | None:
-    """A (k, n) → (k,) loss function through torch.func.vmap, or None if the model does not allow it."""
-    from torch.func import functional_call, vmap
+def _vmapped(
+    torch: Any,
+    single: Callable,
+    device: Any,
+    serial: Callable[[np.ndarray], Any],
+    x0: np.ndarray,
+    ledger: Ledger,
+) -> _Batched | None:
+    """``single`` (a function of one flat tensor) batched by ``torch.func.vmap`` — or None when
+    vmap refuses it or its values differ from ``serial``'s at x0 and x0 + 1e-3 (both ways
+    evaluated, and counted)."""
+    from torch.func import vmap
 
-    layout, model, device, x0 = loss.layout, loss.model, loss.device, loss.x0
-
-    def single(flat: Any) -> Any:
-        params = {
-            name: flat[layout.slice(name)].view(shape) for name, shape in layout.blocks.items()
-        }
-        return _loss(
-            lambda *inputs: functional_call(model, params, inputs), loss.loss_fn, loss.batch
-        )
-
-    losses = _Losses(torch, vmap(single), device)
-
-    # Two points, evaluated both ways (and counted): vmap must give the model's own losses.
-    probe = [x0, x0 + 1e-3]
+    batched = _Batched(torch, vmap(single), device)
+    probe = np.stack([x0, x0 + 1e-3])
+    where = "at x (testing torch.func.vmap)"
     try:
-        points = explicit_points(x0, probe, "at x (testing torch.func.vmap)")
-        got = Evaluator(losses, vectorized=True, ledger=ledger).costs(points).values
-    except Exception:  # noqa: BLE001 (vmap refuses many models; fall back to one point at a time)
+        got = np.asarray(Evaluator(batched, ledger=ledger).batch(probe, where))
+    except Exception:  # noqa: BLE001 (vmap refuses many functions: one point at a time then)
         return None
-    serial = Evaluator(loss.cost, ledger=ledger)
-    want = np.array([float(serial.at(p, "at x (testing torch.func.vmap)").cost) for p in probe])
-    return losses if np.allclose(got, want, rtol=1e-12, atol=0) else None
+    outputs = Evaluator(serial, ledger=ledger).outputs(explicit_points(x0, list(probe), where))
+    want = np.stack([np.asarray(o, dtype=float) for o in outputs])
+    return batched if np.allclose(got, want.reshape(got.shape), rtol=1e-12, atol=0) else None
 
 
-class _Losses:
-    """The model's loss for a (k, n) batch of parameter vectors through ``torch.func.vmap``; and
-    for a batch of (entry, value) changes of one vector, built on the model's device — so that a
-    full check of a model with millions of parameters never moves millions of points."""
+class _Batched:
+    """A function of one flat parameter vector, batched by ``torch.func.vmap``, on a (k, n)
+    batch of vectors; and, for the model's loss, on a batch of (entry, value) changes of one
+    vector, built on the model's device — so that a full check of a model with millions of
+    parameters never moves millions of points."""
 
     def __init__(self, torch: Any, batched: Callable, device: Any) -> None:
         self.torch, self.batched, self.device = torch, batched, device
@@ -236,9 +252,12 @@ def check_function(fn: Callable, *inputs: Any, vectorized: bool = True, **option
     >>> check_function(lambda a, b: (a * b).sin(), torch.ones(3), torch.arange(3.0)).ok
     True
     """
-    of = _FunctionOf(_torch(), fn, inputs)
+    torch = _torch()
+    of = _FunctionOf(torch, fn, inputs)
     ledger = Ledger()
-    batched = of.batched(ledger) if vectorized else None
+    batched = None
+    if vectorized:
+        batched = _vmapped(torch, of.single, of.device, of.forward, of.x0, ledger)
     notes = ("perturbed inputs were evaluated in batches with torch.func.vmap.",) if batched else ()
     return check_jacobian(
         of.forward,
@@ -305,27 +324,9 @@ class _FunctionOf:
         ]
         return np.concatenate(parts)
 
-    def batched(self, ledger: Ledger) -> Callable | None:
-        """A (k, n) → (k, m) forward through ``torch.func.vmap``, or None where ``fn`` refuses
-        (a custom Function without a vmap rule); tried on two points, counted."""
-        torch = self.torch
-        from torch.func import vmap
-
-        mapped = vmap(lambda flat: self.fn(*self.tensors(flat)).reshape(-1))
-
-        def run(X: np.ndarray) -> np.ndarray:
-            with torch.no_grad():
-                points = torch.from_numpy(np.atleast_2d(X)).to(self.device)
-                return mapped(points).detach().cpu().numpy().copy()
-
-        probe = np.stack([self.x0, self.x0 + 1e-3])
-        try:
-            got = run(probe)
-        except Exception:  # noqa: BLE001 (vmap refuses many functions: one point at a time)
-            return None
-        want = np.stack([self.forward(p) for p in probe])
-        ledger.calls += 4  # two points, each way
-        return run if np.allclose(got, want, rtol=1e-12, atol=0) else None
+    def single(self, flat: Any) -> Any:
+        """The output for one flat input tensor, flattened: what ``vmap`` batches."""
+        return self.fn(*self.tensors(flat)).reshape(-1)
 
 
 def _input_names(fn: Callable, count: int) -> list[str]:
