@@ -19,9 +19,10 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from . import compare
 from ._version import __version__
 from .checkpoint import Checkpoint, fingerprint
-from .compare import Comparison, Tolerances, compare_entries, tolerances
+from .compare import Comparison, Tolerances, compare_entries
 from .diagnose import diagnose, noise_warnings
 from .differences import METHODS, Scheme, choose_steps, positive_step, scheme_of
 from .directional import Context, compare_directions
@@ -355,7 +356,6 @@ class Judged(NamedTuple):
     steps: np.ndarray
     comparison: Comparison
     stateful: list[Diagnosis]
-    low_precision: bool
 
 
 def _full(
@@ -371,14 +371,7 @@ def _full(
     notes = _attach_checkpoint(ev, problem, settings, probes)
     x, f0, scheme = problem.x, probes.cost, settings.scheme
     noise = estimate_noise(ev, x, f0, rng, spread=probes.spread, needed=scheme.noise_gain > 0)
-    low = _low_precision(problem, probes, noise)
-    tol = tolerances(
-        settings.rtol,
-        settings.atol,
-        low_precision=low,
-        analytic=probes.analytic,
-        wobble=probes.wobble,
-    )
+    tol = tolerances(problem, settings, probes, noise)
     if settings.step is None:
         steps = choose_steps(x, scheme, noise.relative(f0))
     else:
@@ -409,7 +402,7 @@ def _full(
         stateful = stateful or found  # the first time it showed is enough
         comparison = replace(comparison, seen=comparison.seen | seen)
     comparison = replace(comparison, notes=(*notes, *comparison.notes))
-    return Judged(probes, noise, tol, steps, comparison, stateful, low)
+    return Judged(probes, noise, tol, steps, comparison, stateful)
 
 
 def _directional(
@@ -427,14 +420,7 @@ def _directional(
     noise = Noise(noise_floor(f0), None, False, Seen())
 
     def adopt(found: Noise) -> tuple[float, float, Tolerances]:
-        low = _low_precision(problem, probes, found)
-        tol = tolerances(
-            settings.rtol,
-            settings.atol,
-            low_precision=low,
-            analytic=probes.analytic,
-            wobble=probes.wobble,
-        )
+        tol = tolerances(problem, settings, probes, found)
         return found.eps_f, max(found.relative(f0), EPS) ** (1 / 3), tol
 
     for attempt in range(2):
@@ -460,8 +446,19 @@ def _directional(
         if not probes.random or any(d.kind == "stateful" for d in probes.diagnoses):
             break
         noise = noise._replace(eps_f=max(noise.eps_f, probes.spread))  # spread is noise: again
-    low = _low_precision(problem, probes, noise)
-    return Judged(probes, noise, tol, np.array([step]), comparison, [], low)
+    return Judged(probes, noise, tol, np.array([step]), comparison, [])
+
+
+def tolerances(problem: Problem, settings: Settings, probes: Probes, noise: Noise) -> Tolerances:
+    """The error model's slack for this check: the caller's rtol and atol, or the defaults for
+    the precision of f (see :func:`gradcheck.compare.tolerances`)."""
+    return compare.tolerances(
+        settings.rtol,
+        settings.atol,
+        low_precision=_low_precision(problem, probes, noise),
+        analytic=probes.analytic,
+        wobble=probes.wobble,
+    )
 
 
 def _low_precision(problem: Problem, probes: Probes, noise: Noise) -> bool:
@@ -506,7 +503,7 @@ def _diagnoses(
         eps_f=noise.eps_f,
         detected=noise.detected,
         f0=probes.cost,
-        low_precision=judged.low_precision or seen.low_precision,
+        low_precision=_low_precision(problem, probes, noise) or seen.low_precision,
     )
     return first + judged.stateful + found + warnings
 
