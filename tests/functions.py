@@ -3,6 +3,17 @@
 import numpy as np
 
 
+class Counting:
+    """Wraps a function and counts its calls (with ``batch=True`` a batch of k points counts k)."""
+
+    def __init__(self, f, batch=False):
+        self.f, self.batch, self.calls = f, batch, 0
+
+    def __call__(self, x, *args, **kwargs):
+        self.calls += np.atleast_2d(x).shape[0] if self.batch else 1
+        return self.f(x, *args, **kwargs)
+
+
 def sum_of_squares(x):
     return float(x @ x), 2 * x
 

@@ -15,17 +15,9 @@ import gradcheck
 from gradcheck.checkpoint import FORMAT
 
 from . import functions
+from .functions import Counting
 
 X = np.linspace(-1, 1, 20)
-
-
-class Counting:
-    def __init__(self, f):
-        self.f, self.calls = f, 0
-
-    def __call__(self, x):
-        self.calls += 1
-        return self.f(x)
 
 
 def _wrong(x):

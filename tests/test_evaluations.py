@@ -6,17 +6,7 @@ import pytest
 import gradcheck
 
 from . import functions
-
-
-class Counting:
-    """Wraps a function and counts its calls (a batch of k points counts k)."""
-
-    def __init__(self, f, batch=False):
-        self.f, self.batch, self.calls = f, batch, 0
-
-    def __call__(self, x, *args, **kwargs):
-        self.calls += np.atleast_2d(x).shape[0] if self.batch else 1
-        return self.f(x, *args, **kwargs)
+from .functions import Counting
 
 
 def _broken_entry(x):
