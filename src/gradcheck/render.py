@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .differences import SCHEMES, scheme_of
-from .layout import entries, set_name, shape_text
+from .layout import set_name, shape_text
 
 if TYPE_CHECKING:  # pragma: no cover
     from .report import Diagnosis, Report
@@ -48,7 +48,7 @@ def headline(report: Report) -> str:
     failing = [d for d in report.diagnoses if d.severity == "fail"]
     if report.mode == "directional":
         found = (
-            f"{entries(wrong)} wrong found among {n}"
+            f"{wrong} wrong entr{'y' if wrong == 1 else 'ies'} found among {n}"
             if wrong
             else f"all {n} entries agree along every direction"
         )
