@@ -305,7 +305,8 @@ class Evaluator:
 
     @contextmanager
     def _inside_f(self, calls: int, where: str | Callable[[], str]) -> Iterator[None]:
-        """Time and count ``calls`` evaluations of f; an exception gets a note saying where."""
+        """Time and count ``calls`` evaluations of f (a batch); an exception gets a note saying
+        where."""
         t0 = time.perf_counter()
         try:
             yield
@@ -318,9 +319,16 @@ class Evaluator:
     def _timed(
         self, point: np.ndarray, where: str | Callable[[], str], copy: bool = True
     ) -> tuple[Any, bool]:
-        """One call of f, counted and timed; an exception gets a note saying where."""
-        with self._inside_f(1, where):
+        """One call of f, counted and timed; an exception gets a note saying where. (The hot
+        path: written out rather than through ``_inside_f``, whose generator costs 0.5 µs.)"""
+        t0 = time.perf_counter()
+        try:
             return self.call(point, copy=copy)
+        except Exception as exc:
+            _raised_at(exc, where)
+            raise
+        finally:
+            self._spent(t0, 1)
 
     def batch(self, stack: np.ndarray, where: str) -> Any:
         """What a vectorized f returns for a (k, n) stack of points, as it returns it (counted
