@@ -307,7 +307,7 @@ def _regularization_sets(view: View) -> list[np.ndarray]:
     matrices = [b for b in names if len(layout.blocks[b]) == 2 and layout.blocks[b][1] > 1]
     if matrices:
         bias = np.sort(np.concatenate([layout.column(b, 0) for b in matrices]))
-        sets += [bias, np.setdiff1d(view.scope, bias)]
+        sets += [bias, np.setdiff1d(view.scope, bias, assume_unique=True)]  # both sets of indices
     return sets
 
 
