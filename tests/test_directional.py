@@ -161,12 +161,45 @@ def test_extra_memory_is_at_most_eight_vectors(f, own):
 
 
 def test_a_direction_is_drawn_the_same_on_any_range():
-    x = np.linspace(-3, 3, 1000)
-    root = Root(slice(0, 1000), 1000, seed=7)
-    whole = root.values(x, slice(0, 1000))
-    np.testing.assert_array_equal(root.values(x, slice(250, 600)), whole[250:600])
-    picked = np.array([3, 999, 10])
+    n = 100_003  # several parts of DRAWN entries, the last one short
+    x = np.linspace(-3, 3, n)
+    root = Root(slice(0, n), n, seed=7)
+    whole = root.values(x, slice(0, n))
+    for lo, hi in [(250, 600), (32_767, 32_770), (1, 100_003), (65_535, 99_999)]:
+        np.testing.assert_array_equal(root.values(x, slice(lo, hi)), whole[lo:hi])
+    picked = np.array([3, n - 1, 10, 40_000])
     np.testing.assert_array_equal(root.values(x, picked), whole[picked])
-    assert np.all(np.abs(whole) >= 0.5 * np.maximum(1, np.abs(x)))  # never near zero
+    u = np.abs(whole) / np.maximum(1, np.abs(x))
+    assert u.min() >= 0.5 and u.max() < 1.5  # never near zero, never large
+    counts = np.histogram(u, bins=4, range=(0.5, 1.5))[0]
+    assert np.all(np.abs(counts - n / 4) < 5 * np.sqrt(n / 4))  # uniform magnitudes
+    assert abs(np.mean(whole > 0) - 0.5) < 5 * 0.5 / np.sqrt(n)  # independent signs
+    grid = u[np.abs(x) <= 1] * 2**14  # where max(1, |x|) = 1: u itself, on its grid
+    assert np.array_equal(grid, np.round(grid)) and len(np.unique(grid)) > 0.8 * 2**14
     holes = Root(slice(0, 1000), 1000, seed=7, holes=np.array([5, 500]))
     assert holes.values(x, slice(0, 1000))[[5, 500]].tolist() == [0.0, 0.0]
+
+
+def test_the_points_and_sums_of_a_direction_match_its_values():
+    """x ± s·v and the sums behind a direction's tolerance, built part by part, against the
+    same numbers computed from the direction's values in one piece."""
+    from gradcheck.compare import Tolerances
+    from gradcheck.directional import _Tester
+    from gradcheck.evaluate import Evaluator
+
+    rng = np.random.default_rng(3)
+    n = 80_000
+    x, a = 3 * rng.standard_normal(n), rng.standard_normal(n)
+    tester = _Tester(Evaluator(lambda p: 0.0), x, a, 1e-16, 1e-5, Tolerances(1e-6, 0.0))
+    root = Root(slice(0, n), n, seed=11)
+    for positions in (slice(0, n), slice(1_001, 70_000), np.array([5, 17, 79_999, 40_000])):
+        plus, minus, (av, norm, weight, _) = tester._points(root, positions, 0.25)
+        v = root.values(x, positions)
+        flat = root.flat(positions)
+        for point, sign in ((plus, 1), (minus, -1)):
+            expected = x.copy()
+            expected[flat] += sign * 0.25 * v
+            np.testing.assert_allclose(point, expected, rtol=1e-15, atol=0)
+        assert av == pytest.approx(a[flat] @ v, rel=1e-12)
+        assert norm == pytest.approx(np.linalg.norm(a[flat] * v), rel=1e-12)
+        assert weight == pytest.approx(np.abs(v).sum(), rel=1e-12)

@@ -160,3 +160,36 @@ def test_coordinate_batches_give_the_same_numbers_without_building_points():
     np.testing.assert_array_equal(report.numeric, plain.numeric)
     assert report.evaluations == plain.evaluations
     assert f.batches == -(-2 * 30 // 7)  # the 60 points of x ± h, seven at a time
+
+
+def test_memory_given_to_f_is_reused_only_when_f_kept_nothing():
+    from gradcheck.evaluate import Spare
+
+    spare, like = Spare(), np.zeros(10)
+    first = spare.hand(spare.take(like))
+    first_id = id(first)
+    del first  # f returned and kept nothing: the memory comes back
+    again = spare.take(like)
+    assert id(again) == first_id
+    kept = spare.hand(again)  # this time "f" keeps it (a reference lives on)
+    other = spare.take(like)
+    assert other is not kept and other.shape == (10,)
+    view = spare.hand(other)[2:]  # a view keeps its base alive too
+    assert spare.take(like) is not view.base
+
+
+def test_points_f_keeps_are_never_written_over():
+    """An f that keeps every point it is given (a stale cache, a trace) must find them as it
+    saw them: memory is reused only when nothing refers to it."""
+    n = 70_000  # large enough for the reused-memory path of the calls at x
+    x = np.random.default_rng(0).standard_normal(n)
+    kept: list[tuple[np.ndarray, np.ndarray]] = []
+
+    def f(p):
+        kept.append((p, p.copy()))
+        return 0.5 * float(p @ p), p.copy()
+
+    report = gradcheck.check(f, x, mode="directional")
+    assert report.ok and len(kept) == report.evaluations == 8
+    assert len({id(p) for p, _ in kept}) == 8
+    assert all(np.array_equal(p, seen) for p, seen in kept)

@@ -4,17 +4,20 @@ For a direction v, the central difference ``(f(x + s·v) − f(x − s·v)) / (2
 at the cost of two evaluations, whatever the dimension, and is compared with ``analytic·v``
 under the same error model as single entries (:meth:`gradcheck.compare.Tolerances.allowed`).
 
-Directions. ``v_i = ±u_i·max(1, |x_i|)`` with a random sign and ``u_i`` uniform in [0.5, 1.5].
+Directions. ``v_i = ±u_i·max(1, |x_i|)`` with a random sign and ``u_i`` uniform in [0.5, 1.5)
+(on a grid of 2^14 values: 15 random bits per entry, four entries to a 64-bit word of PCG64).
 They are never stored: a direction is a seed, and the values on any range of its entries are
 drawn again when needed (``PCG64.advance`` skips to the range), so that the memory of a check
-stays a few vectors whatever n.
+stays a few vectors whatever n. A direction is drawn 32,768 entries at a time, and x ± s·v and
+the sums its tolerance needs are built from each part while it is in cache: one pass over x,
+the gradient and the two points, whatever n.
 
 Why three directions are enough. Let δ = analytic − ∇f, and τ the tolerance along v. The test
 along v misses δ only if ``|δ·v| ≤ τ``. Condition on every term of ``δ·v`` but one,
 ``±u_j·δ_j·m_j`` (``m_j = max(1, |x_j|)``): that term is uniform on two intervals of total length
 ``2|δ_j|m_j``, so its density, hence that of δ·v, is at most ``1/(2|δ_j|m_j)``, and
 
-    P(miss along one direction) ≤ τ / max_j |δ_j|·m_j.
+    P(miss along one direction) ≤ τ / max_j |δ_j|·m_j   (+ 2^-14: u_j takes 2^14 values).
 
 A single wrong entry is never missed once ``|δ_j|m_j/2 > τ``. With D independent directions the
 bound is raised to the power D. Since τ ≈ rtol·‖a∘v‖₂ (rtol = 1e-6) plus noise, an error of 1e-4
@@ -47,12 +50,13 @@ reported with an estimate of how many entries they hold.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import NamedTuple, cast
 
 import numpy as np
+from scipy.linalg.blas import dasum
 
 from .compare import Comparison, Tolerances, relative_difference
 from .diagnose import direction_view, first_explanation
@@ -74,6 +78,10 @@ class _Incomplete(Exception):
 
 
 Positions = slice | np.ndarray  # positions along a root's order
+
+
+DRAWN = 1 << 15  # entries of a direction drawn at a time: the work on them stays in cache
+UNIT = 2.0**-14  # u = |K|·UNIT for the drawn integers K
 
 
 @dataclass(frozen=True)
@@ -100,39 +108,77 @@ class Root:
         x: np.ndarray,
         positions: Positions,
         out: np.ndarray | None = None,
-        scratch: np.ndarray | None = None,
     ) -> np.ndarray:
         """``±u·max(1, |x|)`` at ``positions``, the same every time they are drawn (into
-        ``out``, using ``scratch``, when given: no new memory for a direction of n entries)."""
+        ``out`` when given: no new memory for a direction of n entries)."""
         size = _size(positions)
         v = np.empty(size) if out is None else out[:size]
-        work = np.empty(size) if scratch is None else scratch[:size]
-        _uniform(self.seed, positions, v)
-        v *= 2.0
-        v -= 1.0  # w, uniform in [−1, 1): sign and magnitude independent
-        np.copysign(0.5, v, out=work)
-        v += work  # ±[0.5, 1.5)
-        np.abs(x[self.flat(positions)], out=work)
-        np.maximum(work, 1.0, out=work)
-        v *= work
-        if self.holes is not None and self.holes.size:
-            if isinstance(positions, slice):  # a range: the holes inside it
-                lo = positions.start or 0
-                inside = self.holes[(self.holes >= lo) & (self.holes < lo + size)]
-                v[inside - lo] = 0.0
-            else:
-                v[np.isin(positions, self.holes)] = 0.0
+        if isinstance(positions, slice):
+            for at, part in self.drawn(x, positions):
+                v[at : at + part.size] = part
+            return v
+        lo, hi = int(positions.min()), int(positions.max()) + 1
+        v[:] = self.values(x, slice(lo, hi))[positions - lo]
         return v
 
+    def drawn(
+        self,
+        x: np.ndarray,
+        positions: slice,
+        step: float = 1.0,
+    ) -> Iterator[tuple[int, np.ndarray]]:
+        """``step·v`` on a range of positions, ``DRAWN`` entries at a time: (offset in the
+        range, values), the values in memory reused from one part to the next. The scale
+        ``max(1, |x|)`` is computed on each part as it is drawn: reading it from a vector kept
+        for the purpose was slower than computing it again from x, which is read anyway."""
+        start, size = positions.start or 0, _size(positions)
+        flat = self.flat(positions)
+        work, mag, ones = np.empty(min(DRAWN, size)), np.empty(min(DRAWN, size)), _ones(size)
+        holes = self.holes if self.holes is not None and self.holes.size else None
+        for at, k in _signed(self.seed, start, size):
+            part = work[: k.size]
+            np.multiply(k, step * UNIT, out=part)
+            idx = (
+                slice(flat.start + at, flat.start + at + k.size)
+                if isinstance(flat, slice)
+                else flat[at : at + k.size]
+            )
+            m = np.abs(x[idx], out=mag[: k.size])
+            np.maximum(m, ones[: k.size], out=m)  # 3× faster than against the scalar 1.0
+            part *= m
+            if holes is not None:
+                lo, hi = np.searchsorted(holes, [start + at, start + at + k.size])
+                part[holes[lo:hi] - start - at] = 0.0
+            yield at, part
 
-def _uniform(seed: int, positions: Positions, out: np.ndarray) -> np.ndarray:
-    if isinstance(positions, slice):
-        generator = np.random.PCG64(seed)
-        generator.advance(positions.start or 0)
-        return np.random.Generator(generator).random(out=out)
-    lo, hi = int(positions.min()), int(positions.max()) + 1
-    out[:] = _uniform(seed, slice(lo, hi), np.empty(hi - lo))[positions - lo]
-    return out
+
+def _ones(size: int) -> np.ndarray:
+    return np.ones(min(DRAWN, size))
+
+
+def _signed(seed: int, start: int, size: int) -> Iterator[tuple[int, np.ndarray]]:
+    """The integers ``K = ±(8192 + r)`` of a direction at positions ``start … start + size``,
+    ``DRAWN`` at a time (offset, K): r has 14 random bits and the sign is random, so that
+    ``u = |K|·2^-14`` is uniform on [0.5, 1.5) at a resolution of 2^-14. Four positions share
+    one 64-bit word of PCG64, which skips to any position (``advance``); the words are read
+    little-endian, the same on any machine."""
+    bits = np.random.PCG64(seed)
+    at = start - start % 4
+    bits.advance(at // 4)
+    end = start + size
+    sign = np.empty(DRAWN, np.int16)
+    while at < end:
+        stop = min(end, at + DRAWN)
+        words = bits.random_raw(-(-(stop - at) // 4))
+        k = words.astype("<u8", copy=False).view("<i2")[max(start, at) - at : stop - at]
+        s = sign[: k.size]
+        np.right_shift(k, 15, out=s)  # 0 or −1
+        k &= 0x3FFF
+        k += 8192
+        k ^= s  # with the next line: −K where the sign is −1 (two's complement)
+        k -= s
+        yield max(start, at) - start, k
+        at += DRAWN
 
 
 def random_direction(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -199,18 +245,19 @@ class _Tester:
     step: float
     tol: Tolerances
     seen: Seen = field(default_factory=Seen)
-    _draw: tuple[np.ndarray, np.ndarray] | None = None  # two arrays of n, reused for directions
+    _draw: np.ndarray | None = None  # n entries, reused for the directions projected on
 
     def draw(self, root: Root, positions: Positions) -> np.ndarray:
         """A direction's values on ``positions``, into memory kept for the purpose (a fresh
         array of n entries per direction costs more in page faults than the rest)."""
         if self._draw is None:
-            self._draw = (np.empty(self.x.size), np.empty(self.x.size))
-        return root.values(self.x, positions, *self._draw)
+            self._draw = np.empty(self.x.size)
+        return root.values(self.x, positions, self._draw)
 
     def release(self) -> None:
-        """Give back the memory kept for drawing directions."""
+        """Give back the memory kept for drawing directions and building points."""
         self._draw = None
+        self.ev.spare.clear()
 
     def direction(self, group: Group) -> tuple[slice | np.ndarray, np.ndarray]:
         """A group's (flat indices, values), drawn into the reused memory: valid until the
@@ -219,46 +266,68 @@ class _Tester:
 
     def differences(self, specs: Sequence[Spec], steps: np.ndarray) -> np.ndarray:
         """Central differences along each group, direction by direction: f at x + s·v, then at
-        x − s·v, each point built once and handed to f as it is (one direction in memory)."""
+        x − s·v, both points built in one pass over the direction and handed to f as they are."""
         return self._measure(specs, steps)[0]
 
     def _measure(self, specs: Sequence[Spec], steps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The differences, and per group the analytic side drawn from the same direction: a·v,
         ‖a∘v‖₂ (what rtol is relative to), ‖v‖₁ (atol's weight), the round-off of a·v."""
-        x = self.x
         stats = np.empty((4, len(specs)))
-        cache: dict[int, tuple[slice | np.ndarray, np.ndarray]] = {}
+        built: dict[int, list[np.ndarray | None]] = {}
 
         def change(j: int) -> tuple[slice, np.ndarray]:
-            k = j // 2
-            if k not in cache:
-                cache.clear()
+            k, side = divmod(j, 2)
+            if built.get(k, [None, None])[side] is None:  # first asked (or asked again)
+                built.clear()
                 root, positions = specs[k]
-                flat, v = root.flat(positions), self.draw(root, positions)
-                scratch = self._draw[1][: v.size]  # type: ignore[index]
-                np.abs(v, out=scratch)
-                weight = scratch.sum()
-                np.multiply(self.analytic[flat], v, out=scratch)  # a∘v
-                norm = float(np.sqrt(scratch @ scratch))
-                # |a·v| round-off ≤ eps·Σ|a_i v_i| ≤ eps·√size·‖a∘v‖₂ (Cauchy–Schwarz).
-                stats[:, k] = scratch.sum(), norm, weight, 100 * EPS * np.sqrt(v.size) * norm
-                v *= steps[k]
-                cache[k] = (flat, v)
-            flat, sv = cache[k]
-            sign = 1.0 if j % 2 == 0 else -1.0
-            if isinstance(flat, slice) and flat.start == 0 and flat.stop == x.size:
-                return slice(None), x + sv if sign > 0 else x - sv  # the whole vector: one pass
-            point = x.copy()
-            point[flat] += sign * sv
-            return slice(None), point
+                plus, minus, stats[:, k] = self._points(root, positions, float(steps[k]))
+                built[k] = [plus, minus]
+            point, built[k][side] = built[k][side], None  # handed over: f may keep it
+            return slice(None), self.ev.spare.hand(cast(np.ndarray, point))
 
         where = lambda j: f"along a random direction over {_size(specs[j // 2][1])} entries"
-        costs = self.ev.costs(Points(x, 2 * len(specs), change, where, owned=True))
+        costs = self.ev.costs(Points(self.x, 2 * len(specs), change, where, owned=True))
         self.seen = self.seen | costs.seen
         if costs.seen.incomplete:
             raise _Incomplete
         values = np.real(costs.values)
         return (values[0::2] - values[1::2]) / (2 * steps), stats
+
+    def _points(
+        self, root: Root, positions: Positions, step: float
+    ) -> tuple[np.ndarray, np.ndarray, tuple[float, float, float, float]]:
+        """x ± step·v, and a·v, ‖a∘v‖₂, ‖v‖₁ and the round-off of a·v, from one draw of v."""
+        x, a = self.x, self.analytic
+        flat = root.flat(positions)
+        whole = isinstance(flat, slice) and flat.start == 0 and flat.stop == x.size
+        plus, minus = self.ev.spare.take(x), self.ev.spare.take(x)
+        if not whole:
+            np.copyto(plus, x)
+            np.copyto(minus, x)
+        if isinstance(positions, slice):
+            parts: Iterator[tuple[int, np.ndarray]] = root.drawn(x, positions, step)
+        else:
+            parts = iter([(0, step * root.values(x, positions))])
+        sums = np.zeros(3)  # Σ|s·v|, Σ a·s·v, Σ (a·s·v)²
+        work, ones = np.empty(min(DRAWN, _size(positions))), _ones(_size(positions))
+        for at, sv in parts:
+            w = work[: sv.size] if sv.size <= work.size else np.empty(sv.size)
+            one = ones[: sv.size] if sv.size <= ones.size else np.ones(sv.size)
+            if isinstance(flat, slice):
+                idx: slice | np.ndarray = slice(flat.start + at, flat.start + at + sv.size)
+                np.add(x[idx], sv, out=plus[idx])
+                np.subtract(x[idx], sv, out=minus[idx])
+            else:
+                idx = flat[at : at + sv.size]
+                plus[idx], minus[idx] = x[idx] + sv, x[idx] - sv
+            sums[0] += dasum(sv)  # BLAS: Σ|v| in one reading pass
+            np.multiply(a[idx], sv, out=w)
+            sums[1] += w @ one
+            sums[2] += w @ w
+        norm = math.sqrt(sums[2]) / step
+        # |a·v| round-off ≤ eps·Σ|a_i v_i| ≤ eps·√size·‖a∘v‖₂ (Cauchy–Schwarz).
+        rounding = 100 * EPS * math.sqrt(_size(positions)) * norm
+        return plus, minus, (sums[1] / step, norm, sums[0] / step, rounding)
 
     def test(self, specs: Sequence[Spec], refine: str = "all") -> list[Group]:
         """Each group's numbers and tolerance; failing ones refined at half the step (``refine``:
@@ -643,7 +712,8 @@ def _comparison(search: _Search, verdict: list[Group], notes: tuple[str, ...]) -
     n, seen = search.n, search.tester.seen
     found = sorted(search.found + search.pending, key=lambda g: int(_indices(g.flat)[0]))
     localised = np.array([int(_indices(g.flat)[0]) for g in found], dtype=np.intp)
-    numeric, tolerance = np.full(n, np.nan), np.full(n, np.nan)
+    nothing = np.broadcast_to(np.nan, n)  # NaN everywhere, no memory
+    numeric, tolerance = (np.full(n, np.nan), np.full(n, np.nan)) if found else (nothing, nothing)
     for i, g in zip(localised, found, strict=True):
         v = float(g.root.values(search.tester.x, g.positions)[0])
         numeric[i], tolerance[i] = g.numeric / v, g.tolerance / abs(v)  # v·e_i: divide by v_i
@@ -656,7 +726,6 @@ def _comparison(search: _Search, verdict: list[Group], notes: tuple[str, ...]) -
         notes = (*notes, f"localisation stopped at the evaluation budget ({search.budget}).")
     numbers = np.array([[g.numeric, g.analytic] for g in verdict]).reshape(-1, 2)
     failed = any(g.fails for g in verdict)
-    nothing = np.broadcast_to(np.nan, n)  # error and step: NaN everywhere, no memory
     return Comparison(
         numeric=numeric,
         error=nothing,

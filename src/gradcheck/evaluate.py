@@ -159,13 +159,18 @@ class Call(NamedTuple):
     args: tuple = ()
     kwargs: Mapping[str, Any] = {}
 
-    def __call__(self, point: np.ndarray, copy: bool = True) -> tuple[Any, bool]:
-        """``f`` on a private copy of ``point`` (one point, or a (k, n) batch); also whether
-        ``f`` modified it. With ``copy=False`` the point is already private and is handed over
-        as it is; whether f modifies it is then seen on a sample of its entries when it is
-        large (a sweeping ``x -= …`` is caught, a single changed entry may not be)."""
+    def __call__(
+        self, point: np.ndarray, copy: bool = True, into: np.ndarray | None = None
+    ) -> tuple[Any, bool]:
+        """``f`` on a private copy of ``point`` (one point, or a (k, n) batch; written
+        ``into`` memory given for it); also whether ``f`` modified it. With ``copy=False`` the
+        point is already private and is handed over as it is; whether f modifies it is then
+        seen on a sample of its entries when it is large (a sweeping ``x -= …`` is caught, a
+        single changed entry may not be)."""
         if copy:
-            arg = point.copy()
+            arg = point.copy() if into is None else into
+            if into is not None:
+                np.copyto(arg, point)
             out = self.f(arg, *self.args, **self.kwargs)
             if np.array_equal(arg, point):
                 return out, False
@@ -178,6 +183,43 @@ class Call(NamedTuple):
         before = point[..., watch].copy()
         out = self.f(point, *self.args, **self.kwargs)
         return out, not np.array_equal(point[..., watch], before, equal_nan=True)
+
+
+# Whether sys.getrefcount tells that nothing else holds an array (CPython up to 3.13; later
+# versions may not count every reference, so points are then always fresh memory).
+_UNSHARED = sys.implementation.name == "cpython" and sys.version_info < (3, 14)
+REUSED = 65_536  # points of this many entries or more are written into reused memory
+
+
+@dataclass
+class Spare:
+    """Memory for points of n entries. A point handed to f that nothing refers to any more
+    once f returned (f did not keep it, nor a view of it) is written over for a later point:
+    a fresh array costs its page faults, about as much as building the point. At most two
+    are kept, so that an f that keeps its points never makes this keep more."""
+
+    handed: list[np.ndarray] = field(default_factory=list)
+
+    def take(self, like: np.ndarray) -> np.ndarray:
+        """An array shaped like ``like``, its contents undefined."""
+        for point in self.handed:  # (not enumerate: its tuple would count as a reference)
+            if (
+                _UNSHARED
+                and point.shape == like.shape
+                and point.dtype == like.dtype
+                and sys.getrefcount(point) <= 3  # the list, `point`, the argument
+            ):
+                self.handed = [p for p in self.handed if p is not point]
+                return point
+        return np.empty_like(like)
+
+    def hand(self, point: np.ndarray) -> np.ndarray:
+        """Note that ``point`` goes to f (and may come back for reuse)."""
+        self.handed = [*self.handed[-1:], point]
+        return point
+
+    def clear(self) -> None:
+        self.handed = []
 
 
 _WORKER_CALLS: dict[str, Call] = {}  # in a worker process: the functions it has unpickled
@@ -282,6 +324,7 @@ class Evaluator:
     vectorized: bool = False
     checkpoint: Checkpoint | None = None
     ledger: Ledger = field(default_factory=Ledger)
+    spare: Spare = field(default_factory=Spare, repr=False)
     _payload: tuple[str, bytes] | None = field(default=None, repr=False)
     _scattered: tuple[Any, Any] | None = field(default=None, repr=False)
 
@@ -321,9 +364,12 @@ class Evaluator:
     ) -> tuple[Any, bool]:
         """One call of f, counted and timed; an exception gets a note saying where. (The hot
         path: written out rather than through ``_inside_f``, whose generator costs 0.5 µs.)"""
+        into = None
+        if copy and point.ndim == 1 and point.size >= REUSED:
+            into = self.spare.hand(self.spare.take(point))
         t0 = time.perf_counter()
         try:
-            return self.call(point, copy=copy)
+            return self.call(point, copy=copy, into=into)
         except Exception as exc:
             _raised_at(exc, where)
             raise
@@ -401,14 +447,15 @@ class Evaluator:
         return todo
 
     def _serial(self, points: Points, todo: list[tuple[int, str]], sink: _Sink) -> None:
-        wanted = dict(todo)
-        for k, p in enumerate(points):
+        wanted, each = dict(todo), iter(points)
+        for k in range(len(points)):  # not enumerate(): its tuple would keep the last point
+            p = next(each)
             if k not in wanted:
                 continue
             out, mutated = self._timed(p, partial(points.where, k), copy=not points.owned)
             cost, dtype = _cost(out)
             sink.store(k, wanted[k], cost, dtype, mutated, points.where)
-            del p, out  # before the next point is built: one point of n in memory at a time
+            del p, out  # before the next point is built: nothing here refers to this one
 
     def _batched(self, points: Points, todo: list[tuple[int, str]], sink: _Sink) -> None:
         if points.coordinates is not None and callable(getattr(self.f, "coordinates", None)):

@@ -150,7 +150,7 @@ class Plan:
     """Which mode, which entries (the method and the step policy are the settings')."""
 
     mode: str
-    entries: np.ndarray  # entries to check in full or sample mode
+    entries: np.ndarray  # entries to check in full or sample mode (none in directional mode)
 
 
 def check(
@@ -342,6 +342,8 @@ def make_plan(
         mode = "full" if full else "directional"
     if mode == "sample" and n > SAMPLE_SIZE:
         entries = np.sort(rng.choice(n, size=SAMPLE_SIZE, replace=False))
+    elif mode == "directional":
+        entries = np.array([], dtype=np.intp)  # directions, not entries
     else:
         entries = np.arange(n)
     return Plan(mode, entries)

@@ -21,6 +21,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .compare import largest
 from .diagnose import nonfinite_entries
 from .evaluate import Evaluator, Seen, as_scalar
 from .layout import Layout, entry_name
@@ -58,7 +59,9 @@ class Probes:
     @property
     def random(self) -> bool:
         """Whether the calls at x varied at random (then weighed by :func:`nondeterminism`)."""
-        return self.spread > 0 or self.wobble > GRADIENT_WOBBLE * _largest(self.analytic)
+        return self.spread > 0 or (
+            self.wobble > 0 and self.wobble > GRADIENT_WOBBLE * largest(self.analytic)
+        )
 
 
 class AtX(NamedTuple):
@@ -123,8 +126,8 @@ def _compared(ev: Evaluator, problem: Problem, probes: Probes, other: AtX, what:
     cost_moved = _differs(first.cost, other.cost)
     grad_moved = _differs(first.gradient, other.gradient)
     if cost_moved or grad_moved:
-        wobble = max(wobble, _largest(first.gradient - other.gradient))
-        if not cost_moved and wobble <= GRADIENT_WOBBLE * _largest(first.gradient):
+        wobble = max(wobble, largest(first.gradient - other.gradient))
+        if not cost_moved and wobble <= GRADIENT_WOBBLE * largest(first.gradient):
             # A cost that is exact and a gradient varying at round-off level: atomic adds on a
             # GPU, threaded reductions. It only widens the tolerance.
             notes.append(
@@ -157,10 +160,10 @@ def _repeatability(calls: list[AtX], layout: Layout | None) -> tuple[float, floa
     # The gradients, seen along one fixed direction and by their largest deviation from the first.
     w = np.random.default_rng(0).standard_normal(calls[0].gradient.size)
     along = np.array([c.gradient @ w for c in calls])
-    wobble = max(_largest(c.gradient - calls[0].gradient) for c in calls[1:])
+    wobble = max(largest(c.gradient - calls[0].gradient) for c in calls[1:])
     bands = (
         8 * EPS * float(np.max(np.abs(costs))),
-        GRADIENT_WOBBLE * _largest(calls[0].gradient) * float(np.abs(w).sum()),
+        GRADIENT_WOBBLE * largest(calls[0].gradient) * float(np.abs(w).sum()),
     )
     for what, values, band in zip(("cost", "gradient"), (costs, along), bands, strict=True):
         steps = np.diff(values)
@@ -195,7 +198,7 @@ def history(
     worst = int(np.nanargmax(grad_change)) if np.any(np.isfinite(grad_change)) else 0
     cost_moved = cost_change > 10 * probes.spread + 4 * EPS * abs(probes.cost)
     grad_moved = bool(
-        grad_change[worst] > 10 * probes.wobble + GRADIENT_WOBBLE * _largest(probes.analytic)
+        grad_change[worst] > 10 * probes.wobble + GRADIENT_WOBBLE * largest(probes.analytic)
     )
     if not (cost_moved or grad_moved) or not np.isfinite(again.cost):
         return [], seen
@@ -235,7 +238,7 @@ def nondeterminism(probes: Probes, noise_part: float, nondet_tol: float | None) 
     Otherwise a failure: the check is inconclusive.
     """
     rel_cost = probes.spread / abs(probes.cost) if probes.cost else probes.spread
-    scale = _largest(probes.analytic)
+    scale = largest(probes.analytic)
     rel_grad = probes.wobble / scale if scale else probes.wobble
     typical = float(np.sqrt(np.mean(probes.analytic**2)))
     if nondet_tol is not None:
@@ -292,6 +295,8 @@ def _nonfinite_at_x(call: AtX, layout: Layout | None) -> list[Diagnosis]:
                 headline=f"f(x) is {call.cost}, so nothing could be checked",
             )
         ]
+    if np.isfinite(np.sum(call.gradient)):  # one reading pass in the usual case
+        return []
     bad = np.flatnonzero(~np.isfinite(call.gradient))
     return [nonfinite_entries(bad, layout, "your gradient is not finite")] if bad.size else []
 
@@ -317,12 +322,6 @@ def _stateful_first(what: str, first: float, second: float, settled: float) -> D
         headline=f"f is stateful (the {what} at x changed by "
         f"{max(abs(second - first), abs(settled - first)):.2g} between calls)",
     )
-
-
-def _largest(d: np.ndarray) -> float:
-    """The largest magnitude, NaN ignored (0 for nothing)."""
-    with np.errstate(invalid="ignore"):
-        return float(np.nanmax(np.abs(d), initial=0.0))
 
 
 def _differs(a: object, b: object) -> bool:
