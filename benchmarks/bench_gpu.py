@@ -60,6 +60,7 @@ def timed(label: str, run, n: int) -> None:
         verdict = "pass" if report.ok else f"fail: {report.mismatched.tolist()[:3]} wrong"
         if report.diagnoses and not report.ok:
             verdict += f", {report.diagnoses[0].kind}"
+        verdict += f"; {seconds - report.seconds_in_f:.2f} s outside the model's calls"
     print(f"| {label} | {n} | {seconds:.3f} | {calls} | {verdict} |", flush=True)
 
 
