@@ -170,12 +170,14 @@ def test_a_direction_is_drawn_the_same_on_any_range():
     picked = np.array([3, n - 1, 10, 40_000])
     np.testing.assert_array_equal(root.values(x, picked), whole[picked])
     u = np.abs(whole) / np.maximum(1, np.abs(x))
-    assert u.min() >= 0.5 and u.max() < 1.5  # never near zero, never large
+    assert u.min() >= 0.5
+    assert u.max() < 1.5
     counts = np.histogram(u, bins=4, range=(0.5, 1.5))[0]
     assert np.all(np.abs(counts - n / 4) < 5 * np.sqrt(n / 4))  # uniform magnitudes
     assert abs(np.mean(whole > 0) - 0.5) < 5 * 0.5 / np.sqrt(n)  # independent signs
     grid = u[np.abs(x) <= 1] * 2**14  # where max(1, |x|) = 1: u itself, on its grid
-    assert np.array_equal(grid, np.round(grid)) and len(np.unique(grid)) > 0.8 * 2**14
+    assert np.array_equal(grid, np.round(grid))
+    assert len(np.unique(grid)) > 0.8 * 2**14
     holes = Root(slice(0, 1000), 1000, seed=7, holes=np.array([5, 500]))
     assert holes.values(x, slice(0, 1000))[[5, 500]].tolist() == [0.0, 0.0]
 

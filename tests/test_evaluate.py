@@ -173,7 +173,8 @@ def test_memory_given_to_f_is_reused_only_when_f_kept_nothing():
     assert id(again) == first_id
     kept = spare.hand(again)  # this time "f" keeps it (a reference lives on)
     other = spare.take(like)
-    assert other is not kept and other.shape == (10,)
+    assert other is not kept
+    assert other.shape == (10,)
     view = spare.hand(other)[2:]  # a view keeps its base alive too
     assert spare.take(like) is not view.base
 
@@ -190,6 +191,7 @@ def test_points_f_keeps_are_never_written_over():
         return 0.5 * float(p @ p), p.copy()
 
     report = gradcheck.check(f, x, mode="directional")
-    assert report.ok and len(kept) == report.evaluations == 8
+    assert report.ok
+    assert len(kept) == report.evaluations == 8
     assert len({id(p) for p, _ in kept}) == 8
     assert all(np.array_equal(p, seen) for p, seen in kept)
