@@ -112,7 +112,11 @@ def main():
                 if report.ok
                 else f"fail: {report.mismatched.size} wrong in {sorted({report.layout.block_of([i]) for i in report.mismatched})}, {report.diagnoses[0].kind}"
             )
-            how = "vmap batches" if any("vmap" in s for s in report.notes) else "serial"
+            how = (
+                "vmap batches"
+                if any("in batches with torch.func.vmap" in s for s in report.notes)
+                else "serial"
+            )
             label = f"gradcheck check_module, {mode} ({how})"
             print(
                 f"| {name} | {n} | {label} | {seconds:.3f} | {report.evaluations} | {verdict} |",

@@ -118,3 +118,29 @@ def test_torch_check_function_counts_forward_evaluations():
     report = gtorch.check_function(fn, torch.ones(3), torch.arange(3.0), vectorized=False)
     assert report.ok
     assert report.evaluations == forward["calls"]
+
+
+def test_torch_check_module_directional_verdict_costs_eight_calls_without_vmap():
+    """Small batches (a directional check's six points) are evaluated one at a time, so vmap
+    is never confirmed and the verdict costs its 8 calls; a full check confirms and uses it."""
+    torch = pytest.importorskip("torch", reason="the torch extra is part of the dev install")
+    from gradcheck import torch as gtorch
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(20, 32), torch.nn.Tanh(), torch.nn.Linear(32, 10))
+    X, y = torch.randn(64, 20), torch.randint(0, 10, (64,))
+    calls = {"cost": 0}
+
+    def loss(out, target):
+        if not torch.is_grad_enabled():
+            calls["cost"] += 1
+        return torch.nn.functional.cross_entropy(out, target)
+
+    report = gtorch.check_module(model, loss, X, y, mode="directional")
+    assert report.ok
+    assert report.evaluations == calls["cost"] == 8
+    assert not any("vmap" in n for n in report.notes)
+    full = gtorch.check_module(model, loss, X, y, mode="full")
+    assert full.ok
+    assert full.evaluations == 2 * 1002 + 17  # every entry both ways, probes, 4 to confirm vmap
+    assert any("in batches with torch.func.vmap" in n for n in full.notes)

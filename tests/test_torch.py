@@ -161,4 +161,5 @@ def test_check_function_batches_with_vmap_and_gives_the_same_numbers():
     # a custom Function without a vmap rule falls back to one point at a time
     plain = gtorch.check_function(_make(None).apply, x, W, b)
     assert plain.ok
-    assert not any("vmap" in n for n in plain.notes)
+    assert not any("in batches with torch.func.vmap" in n for n in plain.notes)
+    assert any("torch.func.vmap could not batch this function" in n for n in plain.notes)

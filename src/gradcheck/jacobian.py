@@ -132,6 +132,7 @@ def check_jacobian(
     batched: Callable[..., Any] | None = None,
     ledger: Ledger | None = None,
     notes: tuple[str, ...] = (),
+    late_notes: Callable[[Findings], tuple[list[Diagnosis], list[str]]] | None = None,
     **options: Any,
 ) -> Report:
     """Check the Jacobian of a vector-valued ``f`` given as ``jac``, ``vjp`` or ``jvp``.
@@ -154,8 +155,9 @@ def check_jacobian(
     batched : callable, optional
         ``batched(X, *args, **kwargs)``: f on a (k, n) batch of points, returning (k, m)
         outputs; the check then evaluates perturbed points in batches (``vectorized``).
-    ledger, notes
-        For adapters: a shared count of calls, notes to add to the report.
+    ledger, notes, late_notes
+        For adapters: a shared count of calls, notes to add to the report, and diagnoses and
+        notes made from what the check found (called at its end).
     **options
         Passed to :func:`gradcheck.check` (``method``, ``step``, ``mode``, ``rtol``, …).
 
@@ -185,7 +187,7 @@ def check_jacobian(
     probe = make_problem(f, x, args=args, kwargs=kwargs, blocks=blocks, order=order)
     settings = make_settings(seed=seed, **options)
     problem, transpose = _weighted(probe, given[0], batched, seed)
-    explain = partial(_wrong_entries_of_inputs, f, transpose)
+    explain = partial(_wrong_entries_of_inputs, f, transpose, late_notes)
     return run(problem, settings, Extension(notes=tuple(notes), explain=explain), ledger)
 
 
@@ -211,9 +213,14 @@ def _weighted(
 
 
 def _wrong_entries_of_inputs(
-    f: Callable[..., Any], transpose: _TransposeTimes, found: Findings
+    f: Callable[..., Any],
+    transpose: _TransposeTimes,
+    late_notes: Callable[[Findings], tuple[list[Diagnosis], list[str]]] | None,
+    found: Findings,
 ) -> tuple[list[Diagnosis], list[str]]:
-    """When inputs were found wrong with no simpler pattern, which outputs: J[k, i]."""
+    """When inputs were found wrong with no simpler pattern, which outputs: J[k, i] (and what
+    the adapter adds at the end)."""
+    diagnoses, notes = late_notes(found) if late_notes is not None else ([], [])
     first_fail = next((d for d in found.diagnoses if d.severity == "fail"), None)
     if (
         not found.mismatched.size
@@ -222,8 +229,8 @@ def _wrong_entries_of_inputs(
         or first_fail.kind != "localized"
         or transpose.weights.w.size == 1
     ):
-        return [], []
-    return [_wrong_entries(f, found, transpose)], []
+        return diagnoses, notes
+    return [_wrong_entries(f, found, transpose), *diagnoses], notes
 
 
 def _wrong_entries(f: Callable[..., Any], found: Findings, transpose: _TransposeTimes) -> Diagnosis:

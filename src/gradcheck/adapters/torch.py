@@ -13,11 +13,11 @@ import inspect
 import warnings
 from collections.abc import Callable
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
-from ..evaluate import Evaluator, Ledger, explicit_points
+from ..evaluate import Ledger
 from ..jacobian import check_jacobian
 from ..layout import Layout
 from ..pipeline import Extension, Findings, make_settings, run
@@ -61,8 +61,10 @@ def check_module(
     *batch : tensors
         ``inputs..., target``. Floating tensors are cast to float64.
     vectorized : bool, default True
-        Evaluate perturbed parameters in batches with ``torch.func.vmap`` when the model allows
-        (``batched=`` is the old name of this option, still accepted with a warning).
+        Evaluate batches of 16 perturbed parameter vectors or more with ``torch.func.vmap`` when
+        the model allows and vmap gives its losses (checked on the first such batch, 4
+        evaluations); smaller batches one at a time (``batched=`` is the old name of this
+        option, still accepted with a warning).
     **options
         Passed to :func:`gradcheck.check` (``method``, ``step``, ``mode``, ``rtol``, …).
 
@@ -87,21 +89,16 @@ def check_module(
         )
         vectorized = batched
     loss = _ModuleLoss(torch, model, loss_fn, batch)
-    notes = loss.notes()
     settings = make_settings(**options)
     ledger = Ledger()
-    losses = (
-        _vmapped(torch, loss.single, loss.device, loss.cost, loss.x0, ledger)
-        if vectorized
-        else None
-    )
-    if losses is not None:
+    if vectorized:
+        losses = _Batched(torch, loss.single, loss.device, loss.cost, loss.x0, ledger)
         problem = make_problem(losses, loss.x0, loss.gradient, blocks=loss.layout, vectorized=True)
-        notes.append("perturbed parameters were evaluated in batches with torch.func.vmap.")
     else:
+        losses = None
         problem = make_problem(loss.cost, loss.x0, loss.gradient, blocks=loss.layout)
-    cuda = partial(_cuda_note, loss.device.type == "cuda")
-    return run(problem, settings, Extension(tuple(notes), cuda), ledger)
+    after = partial(_notes_after, losses, loss.device.type == "cuda")
+    return run(problem, settings, Extension(tuple(loss.notes()), after), ledger)
 
 
 class _ModuleLoss:
@@ -171,59 +168,96 @@ class _ModuleLoss:
         )
 
 
-def _cuda_note(on_cuda: bool, found: Findings) -> tuple[list[Diagnosis], list[str]]:
+def _notes_after(
+    batched: _Batched | None, on_cuda: bool, found: Findings
+) -> tuple[list[Diagnosis], list[str]]:
+    """What only the end of a check can say: whether vmap was used, and the CUDA hint."""
+    notes = [] if batched is None or batched.note() is None else [cast(str, batched.note())]
     if on_cuda and any(d.kind == "nondeterministic" for d in found.diagnoses):
-        note = (
+        notes.append(
             "on CUDA some kernels (cuDNN convolution backward, scatter/index_add) use atomic "
             "adds and are not deterministic: call torch.use_deterministic_algorithms(True) "
             "(and set CUBLAS_WORKSPACE_CONFIG=:4096:8) before checking."
         )
-        return [], [note]
-    return [], []
+    return [], notes
 
 
-def _vmapped(
-    torch: Any,
-    single: Callable,
-    device: Any,
-    serial: Callable[[np.ndarray], Any],
-    x0: np.ndarray,
-    ledger: Ledger,
-) -> _Batched | None:
-    """``single`` (a function of one flat tensor) batched by ``torch.func.vmap`` — or None when
-    vmap refuses it or its values differ from ``serial``'s at x0 and x0 + 1e-3 (both ways
-    evaluated, and counted)."""
-    from torch.func import vmap
-
-    batched = _Batched(torch, vmap(single), device)
-    probe = np.stack([x0, x0 + 1e-3])
-    where = "at x (testing torch.func.vmap)"
-    try:
-        got = np.asarray(Evaluator(batched, ledger=ledger).batch(probe, where))
-    except Exception:  # noqa: BLE001 (vmap refuses many functions: one point at a time then)
-        return None
-    outputs = Evaluator(serial, ledger=ledger).outputs(explicit_points(x0, list(probe), where))
-    want = np.stack([np.asarray(o, dtype=float) for o in outputs])
-    return batched if np.allclose(got, want.reshape(got.shape), rtol=1e-12, atol=0) else None
+VMAP_FROM = 16  # batches of this many points go through vmap; smaller ones one at a time
 
 
 class _Batched:
-    """A function of one flat parameter vector, batched by ``torch.func.vmap``, on a (k, n)
-    batch of vectors; and, for the model's loss, on a batch of (entry, value) changes of one
-    vector, built on the model's device — so that a full check of a model with millions of
-    parameters never moves millions of points."""
+    """A function of one flat vector (``single``, a tensor in and out) on a (k, n) batch of
+    vectors; and, for a model's loss, on a batch of (entry, value) changes of one vector, built
+    on the model's device — so that a full check of a model with millions of parameters never
+    moves millions of points.
 
-    def __init__(self, torch: Any, batched: Callable, device: Any) -> None:
-        self.torch, self.batched, self.device = torch, batched, device
+    Batches of ``VMAP_FROM`` points or more go through ``torch.func.vmap`` once it has been
+    confirmed, on the first such batch, to give ``serial``'s values at x0 and x0 + 1e-3 (four
+    evaluations, counted); smaller batches — a directional check's six points — and every batch
+    when vmap refuses the function or disagrees, are evaluated one point at a time with
+    ``serial``, so that a directional verdict costs its 8 calls."""
+
+    def __init__(
+        self,
+        torch: Any,
+        single: Callable,
+        device: Any,
+        serial: Callable[[np.ndarray], Any],
+        x0: np.ndarray,
+        ledger: Ledger,
+    ) -> None:
+        self.torch, self.single, self.device = torch, single, device
+        self.serial, self.x0, self.ledger = serial, x0, ledger
         self.batch_size = 2048 if device.type == "cuda" else 64
+        self.works: bool | None = None  # vmap confirmed, refused, or not tried yet
         self._base: tuple[np.ndarray, Any] | None = None
 
-    def __call__(self, X: np.ndarray) -> np.ndarray:
+    def note(self) -> str | None:
+        if self.works:
+            return "perturbed points were evaluated in batches with torch.func.vmap."
+        if self.works is False:
+            return (
+                "torch.func.vmap could not batch this function (it refused, or its values "
+                "differed from one-at-a-time evaluation at x and x + 1e-3): points were "
+                "evaluated one at a time."
+            )
+        return None
+
+    def _vmapped(self, points: Any) -> np.ndarray:
+        from torch.func import vmap
+
         with self.torch.no_grad():
-            points = self.torch.from_numpy(np.atleast_2d(X)).to(self.device)
-            return self.batched(points).detach().cpu().numpy().copy()
+            return vmap(self.single)(points).detach().cpu().numpy().copy()
+
+    def _one_at_a_time(self, X: np.ndarray) -> np.ndarray:
+        return np.stack([np.asarray(self.serial(p), dtype=float) for p in X])
+
+    def _vmap_works(self) -> bool:
+        """Whether vmap gives ``serial``'s values (tried once; its evaluations counted)."""
+        if self.works is None:
+            probe = np.stack([self.x0, self.x0 + 1e-3])
+            self.ledger.calls += 2  # the batch of two is evaluated, whether vmap refuses or not
+            try:
+                got = self._vmapped(self.torch.from_numpy(probe).to(self.device))
+            except Exception:  # noqa: BLE001 (vmap refuses many functions)
+                self.works = False
+                return False
+            want = self._one_at_a_time(probe)
+            self.ledger.calls += 2
+            self.works = bool(np.allclose(got, want.reshape(got.shape), rtol=1e-12, atol=0))
+        return self.works
+
+    def __call__(self, X: np.ndarray) -> np.ndarray:
+        X = np.atleast_2d(X)
+        if len(X) < VMAP_FROM or not self._vmap_works():
+            return self._one_at_a_time(X)
+        return self._vmapped(self.torch.from_numpy(X).to(self.device))
 
     def coordinates(self, x: np.ndarray, entries: np.ndarray, values: np.ndarray) -> np.ndarray:
+        if entries.size < VMAP_FROM or not self._vmap_works():
+            points = np.repeat(x[None, :], entries.size, axis=0)
+            points[np.arange(entries.size), entries] = values
+            return self._one_at_a_time(points)
         torch = self.torch
         if self._base is None or self._base[0] is not x:  # x is sent to the device once
             self._base = (x, torch.tensor(x, device=self.device))
@@ -233,7 +267,7 @@ class _Batched:
             rows = torch.arange(entries.size, device=self.device)
             where = torch.from_numpy(entries).to(self.device)
             points[rows, where] = torch.from_numpy(values).to(self.device)
-            return self.batched(points).detach().cpu().numpy().copy()
+            return self._vmapped(points)
 
 
 def check_function(fn: Callable, *inputs: Any, vectorized: bool = True, **options: Any) -> Report:
@@ -255,10 +289,9 @@ def check_function(fn: Callable, *inputs: Any, vectorized: bool = True, **option
     torch = _torch()
     of = _FunctionOf(torch, fn, inputs)
     ledger = Ledger()
-    batched = None
-    if vectorized:
-        batched = _vmapped(torch, of.single, of.device, of.forward, of.x0, ledger)
-    notes = ("perturbed inputs were evaluated in batches with torch.func.vmap.",) if batched else ()
+    batched = (
+        _Batched(torch, of.single, of.device, of.forward, of.x0, ledger) if vectorized else None
+    )
     return check_jacobian(
         of.forward,
         of.x0,
@@ -266,7 +299,7 @@ def check_function(fn: Callable, *inputs: Any, vectorized: bool = True, **option
         batched=batched,
         blocks=of.layout,
         ledger=ledger,
-        notes=notes,
+        late_notes=partial(_notes_after, batched, of.device.type == "cuda"),
         **options,
     )
 
