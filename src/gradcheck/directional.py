@@ -8,7 +8,7 @@ Directions. ``v_i = ±u_i·max(1, |x_i|)`` with a random sign and ``u_i`` unifor
 (on a grid of 2^14 values: 15 random bits per entry, four entries to a 64-bit word of PCG64).
 They are never stored: a direction is a seed, and the values on any range of its entries are
 drawn again when needed (``PCG64.advance`` skips to the range), so that the memory of a check
-stays a few vectors whatever n. A direction is drawn 32,768 entries at a time, and x ± s·v and
+stays a few vectors whatever n. A direction is drawn 65,536 entries at a time, and x ± s·v and
 the sums its tolerance needs are built from each part while it is in cache: one pass over x,
 the gradient and the two points, whatever n.
 
@@ -80,7 +80,7 @@ class _Incomplete(Exception):
 Positions = slice | np.ndarray  # positions along a root's order
 
 
-DRAWN = 1 << 15  # entries of a direction drawn at a time: the work on them stays in cache
+DRAWN = 1 << 16  # entries drawn at a time: their work stays in cache (2^15: 10 % slower; 2^18: 5×)
 UNIT = 2.0**-14  # u = |K|·UNIT for the drawn integers K
 
 
