@@ -183,6 +183,7 @@ def _notes_after(
 
 
 VMAP_FROM = 16  # batches of this many points go through vmap; smaller ones one at a time
+BATCH_POINTS = {"cuda": 2048, "cpu": 64}  # points per vmap batch of a full check, by device
 
 
 class _Batched:
@@ -208,7 +209,7 @@ class _Batched:
     ) -> None:
         self.torch, self.single, self.device = torch, single, device
         self.serial, self.x0, self.ledger = serial, x0, ledger
-        self.batch_size = 2048 if device.type == "cuda" else 64
+        self.batch_size = BATCH_POINTS.get(device.type, BATCH_POINTS["cpu"])
         self.works: bool | None = None  # vmap confirmed, refused, or not tried yet
         self._base: tuple[np.ndarray, Any] | None = None
 
