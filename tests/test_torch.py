@@ -163,3 +163,33 @@ def test_check_function_batches_with_vmap_and_gives_the_same_numbers():
     assert plain.ok
     assert not any("in batches with torch.func.vmap" in n for n in plain.notes)
     assert any("torch.func.vmap could not batch this function" in n for n in plain.notes)
+
+
+def test_a_refused_vmap_evaluates_coordinates_one_point_at_a_time():
+    """When vmap cannot batch the function, a batch of (entry, value) changes is evaluated one
+    point at a time from one buffer: never a (batch, n) matrix, and the right values."""
+    import tracemalloc
+
+    from gradcheck.adapters.torch import _Batched
+    from gradcheck.evaluate import Ledger
+
+    def refuses(flat):
+        raise RuntimeError("no vmap rule")
+
+    n = 200_000
+    x = np.linspace(-1.0, 1.0, n)
+    ledger = Ledger()
+    batched = _Batched(torch, refuses, torch.device("cpu"), lambda p: float(p @ p), x, ledger)
+    entries, values = np.arange(0, 64_000, 1_000), np.full(64, 3.0)
+    tracemalloc.start()
+    try:
+        got = batched.coordinates(x, entries, values)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    expected = x @ x - x[entries] ** 2 + 9.0
+    np.testing.assert_allclose(got, expected, rtol=1e-12)
+    assert batched.works is False
+    assert ledger.calls == 2  # the refused batch of two, counted
+    assert peak < 4 * 8 * n  # the vmap probe (2 points), one buffer: not 64 points of n
+    assert "could not batch" in (batched.note() or "")

@@ -255,10 +255,13 @@ class _Batched:
         return self._vmapped(self.torch.from_numpy(X).to(self.device))
 
     def coordinates(self, x: np.ndarray, entries: np.ndarray, values: np.ndarray) -> np.ndarray:
-        if entries.size < VMAP_FROM or not self._vmap_works():
-            points = np.repeat(x[None, :], entries.size, axis=0)
-            points[np.arange(entries.size), entries] = values
-            return self._one_at_a_time(points)
+        if entries.size < VMAP_FROM or not self._vmap_works():  # one point of n at a time
+            point, out = x.copy(), []
+            for entry, value in zip(entries, values, strict=True):
+                point[entry] = value
+                out.append(np.asarray(self.serial(point), dtype=float))  # copies what it reads
+                point[entry] = x[entry]
+            return np.stack(out)
         torch = self.torch
         if self._base is None or self._base[0] is not x:  # x is sent to the device once
             self._base = (x, torch.tensor(x, device=self.device))
