@@ -162,11 +162,7 @@ def compare_entries(
     long run) and returns what its evaluations showed.
     """
     n, planned = x.size, idx.size
-    cut = idx.size // 2 if midway is not None else idx.size
-    est = estimate(ev, x, f0, idx[:cut], steps[idx[:cut]], scheme, describe)
-    if midway is not None and cut < idx.size and not est.seen.incomplete:
-        est = replace(est, seen=est.seen | midway())
-        est = est.join(estimate(ev, x, f0, idx[cut:], steps[idx[cut:]], scheme, describe))
+    est = _estimate_all(ev, x, f0, idx, steps, scheme, describe, midway)
     idx = est.idx
     numeric, error, step = np.full(n, np.nan), np.full(n, np.nan), np.full(n, np.nan)
     numeric[idx], step[idx] = est.numeric, est.step
@@ -222,6 +218,25 @@ def compare_entries(
         notes=notes,
         seen=seen,
     )
+
+
+def _estimate_all(
+    ev: Evaluator,
+    x: np.ndarray,
+    f0: float,
+    idx: np.ndarray,
+    steps: np.ndarray,
+    scheme: Scheme,
+    describe: Callable[[int], str],
+    midway: Callable[[], Seen] | None,
+) -> Estimate:
+    """Every entry of ``idx`` estimated, with ``midway`` run between the two halves."""
+    cut = idx.size // 2 if midway is not None else idx.size
+    est = estimate(ev, x, f0, idx[:cut], steps[idx[:cut]], scheme, describe)
+    if midway is not None and cut < idx.size and not est.seen.incomplete:
+        est = replace(est, seen=est.seen | midway())
+        est = est.join(estimate(ev, x, f0, idx[cut:], steps[idx[cut:]], scheme, describe))
+    return est
 
 
 def _kinks(
