@@ -13,7 +13,7 @@ import inspect
 import warnings
 from collections.abc import Callable
 from functools import partial
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 
@@ -172,7 +172,8 @@ def _notes_after(
     batched: _Batched | None, on_cuda: bool, found: Findings
 ) -> tuple[list[Diagnosis], list[str]]:
     """What only the end of a check can say: whether vmap was used, and the CUDA hint."""
-    notes = [] if batched is None or batched.note() is None else [cast(str, batched.note())]
+    note = batched.note() if batched is not None else None
+    notes = [note] if note is not None else []
     if on_cuda and any(d.kind == "nondeterministic" for d in found.diagnoses):
         notes.append(
             "on CUDA some kernels (cuDNN convolution backward, scatter/index_add) use atomic "
@@ -207,7 +208,9 @@ class _Batched:
         x0: np.ndarray,
         ledger: Ledger,
     ) -> None:
-        self.torch, self.single, self.device = torch, single, device
+        from torch.func import vmap
+
+        self.torch, self.batched, self.device = torch, vmap(single), device
         self.serial, self.x0, self.ledger = serial, x0, ledger
         self.batch_size = BATCH_POINTS.get(device.type, BATCH_POINTS["cpu"])
         self.works: bool | None = None  # vmap confirmed, refused, or not tried yet
@@ -225,10 +228,8 @@ class _Batched:
         return None
 
     def _vmapped(self, points: Any) -> np.ndarray:
-        from torch.func import vmap
-
         with self.torch.no_grad():
-            return vmap(self.single)(points).detach().cpu().numpy().copy()
+            return self.batched(points).detach().cpu().numpy().copy()
 
     def _one_at_a_time(self, X: np.ndarray) -> np.ndarray:
         return np.stack([np.asarray(self.serial(p), dtype=float) for p in X])
