@@ -133,7 +133,8 @@ class Root:
         for the purpose was slower than computing it again from x, which is read anyway."""
         start, size = positions.start or 0, _size(positions)
         flat = self.flat(positions)
-        work, mag, ones = np.empty(min(DRAWN, size)), np.empty(min(DRAWN, size)), _ones(size)
+        part_size = min(DRAWN, size)
+        work, mag, ones = np.empty(part_size), np.empty(part_size), np.ones(part_size)
         holes = self.holes if self.holes is not None and self.holes.size else None
         for at, k in _signed(self.seed, start, size):
             part = work[: k.size]
@@ -150,10 +151,6 @@ class Root:
                 lo, hi = np.searchsorted(holes, [start + at, start + at + k.size])
                 part[holes[lo:hi] - start - at] = 0.0
             yield at, part
-
-
-def _ones(size: int) -> np.ndarray:
-    return np.ones(min(DRAWN, size))
 
 
 def _signed(seed: int, start: int, size: int) -> Iterator[tuple[int, np.ndarray]]:
@@ -306,13 +303,13 @@ class _Tester:
             np.copyto(minus, x)
         if isinstance(positions, slice):
             parts: Iterator[tuple[int, np.ndarray]] = root.drawn(x, positions, step)
-        else:
-            parts = iter([(0, step * root.values(x, positions))])
+            largest = min(DRAWN, _size(positions))
+        else:  # a few scattered entries (a column): drawn in one piece
+            parts, largest = iter([(0, step * root.values(x, positions))]), positions.size
         sums = np.zeros(3)  # Σ|s·v|, Σ a·s·v, Σ (a·s·v)²
-        work, ones = np.empty(min(DRAWN, _size(positions))), _ones(_size(positions))
+        work, ones = np.empty(largest), np.ones(largest)
         for at, sv in parts:
-            w = work[: sv.size] if sv.size <= work.size else np.empty(sv.size)
-            one = ones[: sv.size] if sv.size <= ones.size else np.ones(sv.size)
+            w, one = work[: sv.size], ones[: sv.size]
             if isinstance(flat, slice):
                 idx: slice | np.ndarray = slice(flat.start + at, flat.start + at + sv.size)
                 np.add(x[idx], sv, out=plus[idx])
