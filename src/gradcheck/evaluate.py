@@ -25,7 +25,7 @@ from concurrent.futures import BrokenExecutor, Executor, Future, ThreadPoolExecu
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property, partial
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import numpy as np
 
@@ -168,8 +168,10 @@ class Call(NamedTuple):
         seen on a sample of its entries when it is large (a sweeping ``x -= …`` is caught, a
         single changed entry may not be)."""
         if copy:
-            arg = point.copy() if into is None else into
-            if into is not None:
+            if into is None:
+                arg = point.copy()
+            else:
+                arg = into
                 np.copyto(arg, point)
             out = self.f(arg, *self.args, **self.kwargs)
             if np.array_equal(arg, point):
@@ -462,12 +464,16 @@ class Evaluator:
             self._coordinates(points, todo, sink)
             return
         wanted = dict(todo)
-        batch: list[tuple[int, str, np.ndarray]] = []
+        batch: list[tuple[int, str]] = []
+        stack: np.ndarray | None = None  # rows of the batch (f gets a private copy of it)
         for k, p in enumerate(points):
             if k in wanted:
-                batch.append((k, wanted[k], p.copy()))
+                if stack is None:  # the points' dtype: complex for the complex step
+                    stack = np.empty((min(BATCH, len(todo)), p.size), dtype=p.dtype)
+                stack[len(batch)] = p  # the one copy of the buffer's point
+                batch.append((k, wanted[k]))
             if len(batch) == BATCH or (batch and k == len(points) - 1):
-                self._run_batch(points, batch, sink)
+                self._run_batch(points, batch, cast(np.ndarray, stack)[: len(batch)], sink)
                 batch = []
 
     def _coordinates(self, points: Points, todo: list[tuple[int, str]], sink: _Sink) -> None:
@@ -489,9 +495,8 @@ class Evaluator:
                 sink.store(int(k), keys[int(k)], as_scalar(cost), costs.dtype.name, False, str)
 
     def _run_batch(
-        self, points: Points, batch: list[tuple[int, str, np.ndarray]], sink: _Sink
+        self, points: Points, batch: list[tuple[int, str]], stack: np.ndarray, sink: _Sink
     ) -> None:
-        stack = np.stack([p for _, _, p in batch])
         with self._inside_f(len(batch), partial(_batch_text, points, len(batch), batch[0][0])):
             out, mutated = self.call(stack)
         costs = np.asarray(out).reshape(-1)
@@ -501,7 +506,7 @@ class Evaluator:
                 f"k = {len(batch)} points it returned shape {np.shape(out)}."
             )
         where = partial(lambda j, k: f"on a batch starting {points.where(j)}", batch[0][0])
-        for (k, key, _), cost in zip(batch, costs, strict=True):
+        for (k, key), cost in zip(batch, costs, strict=True):
             sink.store(k, key, as_scalar(cost), costs.dtype.name, mutated, where)
 
     def _on_executor(self, points: Points, todo: list[tuple[int, str]], sink: _Sink) -> None:
