@@ -1,5 +1,7 @@
 """Functions with known gradients for the checker's tests (module level, so processes can pickle them)."""
 
+from contextlib import contextmanager
+
 import numpy as np
 
 
@@ -74,3 +76,20 @@ class DiesAt:
 
             os._exit(1)
         return smooth(x)
+
+
+@contextmanager
+def dask_client(processes):
+    """A Dask client on a local cluster of 2 single-thread workers (threads or processes)."""
+    import pytest
+
+    distributed = pytest.importorskip(
+        "distributed", reason="the 'distributed' extra is part of the dev install"
+    )
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=processes, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        yield client

@@ -158,13 +158,7 @@ def test_a_correct_function_with_1e_10_noise_passes_on_every_executor(runner):
         with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
             report = gradcheck.check(f, X, executor=pool, workers=2)
     else:
-        distributed = pytest.importorskip("distributed", reason="part of the dev install")
-        with (
-            distributed.LocalCluster(
-                n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
-            ) as cluster,
-            distributed.Client(cluster) as client,
-        ):
+        with functions.dask_client(processes=False) as client:
             report = gradcheck.check(f, X, executor=client.get_executor(), workers=2)
     assert report.ok, str(report)
     assert report.diagnoses[0].kind == "nondeterministic"

@@ -135,17 +135,9 @@ def test_ctrl_c_returns_the_partial_report():
 
 
 def test_a_dask_cluster_runs_the_evaluations():
-    distributed = pytest.importorskip(
-        "distributed", reason="the 'distributed' extra is part of the dev install"
-    )
     x = np.linspace(-1, 1, 12)
     serial = gradcheck.check(functions.smooth, x)
-    with (
-        distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
-        ) as cluster,
-        distributed.Client(cluster) as client,
-    ):
+    with functions.dask_client(processes=False) as client:
         report = gradcheck.check(functions.smooth, x, executor=client.get_executor())
     np.testing.assert_array_equal(report.numeric, serial.numeric)
     assert report.evaluations == serial.evaluations
@@ -289,9 +281,6 @@ def test_no_false_alarm_on_a_correct_rosenbrock_with_a_huge_cost(n):
 
 
 def test_a_closure_on_a_dask_process_cluster_gives_the_serial_report():
-    distributed = pytest.importorskip(
-        "distributed", reason="the 'distributed' extra is part of the dev install"
-    )
     shift = np.linspace(0.0, 1.0, 12)
 
     def closure(x):  # a closure, as a notebook makes them: it travels by value (cloudpickle)
@@ -300,12 +289,7 @@ def test_a_closure_on_a_dask_process_cluster_gives_the_serial_report():
 
     x = np.linspace(-1, 1, 12)
     serial = gradcheck.check(closure, x)
-    with (
-        distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-        ) as cluster,
-        distributed.Client(cluster) as client,
-    ):
+    with functions.dask_client(processes=True) as client:
         report = gradcheck.check(closure, x, executor=client.get_executor(), workers=2)
         scattered = gradcheck.check(
             closure, x, executor=client
