@@ -170,13 +170,8 @@ def _course_parser(sub: Any) -> None:
         epilog=EXIT_CODES,
     )
     course.add_argument("target", metavar="MODULE_OR_FILE:FUNCTION", help="your nnCostFunction")
-    course.add_argument(
-        "--lambda",
-        dest="lambda_",
-        type=float,
-        default=3.0,
-        metavar="L",
-        help="the regularisation strength of the second check (default 3, the course's)",
+    _lambda_option(
+        course, 3.0, "the regularisation strength of the second check (default 3, the course's)"
     )
     course.add_argument(
         "--order",
@@ -192,6 +187,13 @@ def _course_parser(sub: Any) -> None:
     course.set_defaults(run=_course)
 
 
+def _lambda_option(parser: Any, default: float, help: str) -> None:
+    """``--lambda L`` (``lambda`` is a Python keyword: it lands in ``lambda_``)."""
+    parser.add_argument(
+        "--lambda", dest="lambda_", type=float, default=default, metavar="L", help=help
+    )
+
+
 def _train_parser(sub: Any) -> None:
     train = sub.add_parser(
         "train", help="train a network on the embedded digits (or the course's .mat)"
@@ -202,14 +204,7 @@ def _train_parser(sub: Any) -> None:
     train.add_argument(
         "--hidden", type=int, default=25, metavar="N", help="hidden units (default 25)"
     )
-    train.add_argument(
-        "--lambda",
-        dest="lambda_",
-        type=float,
-        default=1.0,
-        metavar="L",
-        help="L2 regularisation strength λ (default 1)",
-    )
+    _lambda_option(train, 1.0, "L2 regularisation strength λ (default 1)")
     train.add_argument(
         "--maxiter", type=int, default=400, metavar="N", help="iterations (default 400)"
     )
