@@ -454,6 +454,8 @@ class Evaluator:
             p = next(each)
             if k not in wanted:
                 continue
+            if points.owned:  # handed to f as it is: its memory may serve a later point
+                self.spare.hand(p)
             out, mutated = self._timed(p, partial(points.where, k), copy=not points.owned)
             cost, dtype = _cost(out)
             sink.store(k, wanted[k], cost, dtype, mutated, points.where)
@@ -472,6 +474,8 @@ class Evaluator:
                     stack = np.empty((min(BATCH, len(todo)), p.size), dtype=p.dtype)
                 stack[len(batch)] = p  # the one copy of the buffer's point
                 batch.append((k, wanted[k]))
+                if points.owned:
+                    self.spare.hand(p)  # copied: its memory may serve a later point
             if len(batch) == BATCH or (batch and k == len(points) - 1):
                 self._run_batch(points, batch, cast(np.ndarray, stack)[: len(batch)], sink)
                 batch = []
