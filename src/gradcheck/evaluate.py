@@ -301,6 +301,37 @@ class _Sink:
         if self.bar is not None:
             self.bar[0].advance(self.bar[1])
 
+    def store_many(
+        self,
+        ks: np.ndarray,
+        keys: dict[int, str],
+        out: Any,
+        mutated: bool,
+        where: Callable[[int], str],
+    ) -> None:
+        """Keep the costs of a batch (f's output, one per point ``ks[j]``) in one step: what
+        ``store`` does point by point, without a Python step per point (a GPU's batches bring
+        millions of them)."""
+        costs = np.asarray(out).reshape(-1)
+        if costs.size != ks.size:
+            raise ValueError(
+                f"vectorized=True: f must return one cost per row of its (k, n) input; given "
+                f"k = {ks.size} points it returned shape {np.shape(out)}."
+            )
+        if costs.dtype == object:  # numbers as Python objects: each read as ``store`` reads it
+            self.values[ks] = [as_scalar(c) for c in costs]
+        else:
+            self.values[ks] = costs
+        self.done[ks] = True
+        self.dtypes.add(costs.dtype.name)
+        if mutated and self.mutated_at is None:
+            self.mutated_at = where(int(ks[0]))
+        if self.checkpoint is not None:
+            for k in ks.tolist():
+                self.checkpoint.record(keys[k], self.values[k])
+        if self.bar is not None:
+            self.bar[0].advance(self.bar[1], ks.size)
+
     def seen(self) -> Seen:
         return Seen(frozenset(self.dtypes), self.mutated_at, self.interrupted, tuple(self.lost))
 
@@ -488,30 +519,22 @@ class Evaluator:
         base.flags.writeable = False  # the function may keep it; nobody may change it
         size = int(getattr(self.f, "batch_size", BATCH))
         build = self.f.coordinates  # type: ignore[attr-defined]
-        order = np.array([k for k, _ in todo], dtype=np.intp)
+        order = np.fromiter((k for k, _ in todo), dtype=np.intp, count=len(todo))
         keys = dict(todo)
         for start in range(0, order.size, size):
             ks = order[start : start + size]
             with self._inside_f(ks.size, partial(_batch_text, points, ks.size, int(ks[0]))):
                 out = build(base, entries[ks], values[ks], *self.args, **self.kwargs)
-            costs = np.asarray(out).reshape(-1)
-            for k, cost in zip(ks, costs, strict=True):
-                sink.store(int(k), keys[int(k)], as_scalar(cost), costs.dtype.name, False, str)
+            sink.store_many(ks, keys, out, False, str)
 
     def _run_batch(
         self, points: Points, batch: list[tuple[int, str]], stack: np.ndarray, sink: _Sink
     ) -> None:
         with self._inside_f(len(batch), partial(_batch_text, points, len(batch), batch[0][0])):
             out, mutated = self.call(stack)
-        costs = np.asarray(out).reshape(-1)
-        if costs.size != len(batch):
-            raise ValueError(
-                f"vectorized=True: f must return one cost per row of its (k, n) input; given "
-                f"k = {len(batch)} points it returned shape {np.shape(out)}."
-            )
         where = partial(lambda j, k: f"on a batch starting {points.where(j)}", batch[0][0])
-        for (k, key), cost in zip(batch, costs, strict=True):
-            sink.store(k, key, as_scalar(cost), costs.dtype.name, mutated, where)
+        ks = np.fromiter((k for k, _ in batch), dtype=np.intp, count=len(batch))
+        sink.store_many(ks, dict(batch), out, mutated, where)
 
     def _on_executor(self, points: Points, todo: list[tuple[int, str]], sink: _Sink) -> None:
         # Work travels in chunks: x and f (with the data it holds) once per chunk, then only
