@@ -6,7 +6,9 @@ gradient), torch.autograd.gradcheck's fast mode on the same model, and gradcheck
 every parameter (perturbed parameters built on the GPU, in batches of 1,024, through vmap).
 
 Run: python benchmarks/bench_gpu.py [--device cuda] [--hidden 1024] [--full/--no-full]
-     [--batch 4096 8192]   (full central checks with other batch sizes, to time beside 2,048)
+     [--try 2048x1 4096x4]   (full central checks with other vmap batch sizes x batches queued
+                              per call, timed beside the defaults)
+     [--profile]             (the device's kernels during one call of a full check, by time)
 (torch's slow mode, a full check of its own, is not run: about 474 s on an H200 per issue 13.)
 """
 
@@ -20,7 +22,8 @@ import numpy as np
 import torch
 
 from gradcheck import torch as gtorch
-from gradcheck.adapters.torch import BATCH_POINTS
+from gradcheck.adapters.torch import BATCH_POINTS, QUEUED, _Batched, _ModuleLoss
+from gradcheck.evaluate import Ledger
 
 ENTRY = (7, 456)  # the planted wrong entry of the first layer's weight
 
@@ -72,13 +75,16 @@ def main() -> None:
     parser.add_argument("--hidden", type=int, default=1024)
     parser.add_argument("--full", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument(
-        "--batch",
-        type=int,
+        "--try",
+        dest="variants",
         nargs="*",
         default=[],
-        help="points per vmap batch to try for the full central check besides the default "
-        "(the GPU's throughput on 1.6 million float64 forward passes decides the 40 s target)",
+        metavar="POINTSxQUEUED",
+        help="vmap batch sizes and batches queued per call to time for the full central check "
+        "besides the defaults (the GPU's throughput on 1.6 million float64 forward passes, and "
+        "how little it waits for the host, decide the 40 s target)",
     )
+    parser.add_argument("--profile", action="store_true")
     args = parser.parse_args()
     device = torch.device(args.device)
     torch.manual_seed(0)
@@ -139,15 +145,39 @@ def main() -> None:
                 ),
                 n,
             )
-        default = BATCH_POINTS[device.type]
-        for size in args.batch:
-            BATCH_POINTS[device.type] = size
+        defaults = BATCH_POINTS[device.type], QUEUED[device.type]
+        for variant in args.variants:
+            points, queued = (int(v) for v in variant.split("x"))
+            BATCH_POINTS[device.type], QUEUED[device.type] = points, queued
             timed(
-                f"gradcheck full (every parameter), method='auto', {size} points per batch",
+                f"gradcheck full (every parameter), method='auto', {points} points per vmap "
+                f"batch, {queued} queued per call",
                 lambda: gtorch.check_module(model, loss, X, y, mode="full", progress=False),
                 n,
             )
-        BATCH_POINTS[device.type] = default
+        BATCH_POINTS[device.type], QUEUED[device.type] = defaults
+    if args.profile:
+        profile(model, loss, X, y, device)
+
+
+def profile(model, loss, X, y, device) -> None:
+    """The device's kernels, by total time, during one call of a full check's evaluations."""
+    from torch.profiler import ProfilerActivity
+    from torch.profiler import profile as torch_profile
+
+    losses = _ModuleLoss(torch, model, loss, (X, y))
+    batched = _Batched(torch, losses.single, device, losses.cost, losses.x0, Ledger())
+    entries = np.arange(batched.batch_size) % losses.x0.size
+    values = losses.x0[entries] + 1e-4
+    batched.coordinates(losses.x0, entries, values)  # vmap confirmed, x sent, warm
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
+    with torch_profile(activities=activities) as prof:
+        t0 = time.perf_counter()
+        batched.coordinates(losses.x0, entries, values)
+        seconds = time.perf_counter() - t0
+    print(f"\none call of {entries.size} points: {seconds:.3f} s")
+    key = "cuda_time_total" if device.type == "cuda" else "cpu_time_total"
+    print(prof.key_averages().table(sort_by=key, row_limit=14, max_name_column_width=60))
 
 
 if __name__ == "__main__":

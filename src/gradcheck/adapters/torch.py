@@ -185,6 +185,9 @@ def _notes_after(
 
 VMAP_FROM = 16  # batches of this many points go through vmap; smaller ones one at a time
 BATCH_POINTS = {"cuda": 2048, "cpu": 64}  # points per vmap batch of a full check, by device
+# vmap batches queued on the device per call, their losses read back once: the host's work
+# between calls (bookkeeping, the next batch's Python) then runs while the device computes.
+QUEUED = {"cuda": 8, "cpu": 1}
 
 
 class _Batched:
@@ -212,7 +215,9 @@ class _Batched:
 
         self.torch, self.batched, self.device = torch, vmap(single), device
         self.serial, self.x0, self.ledger = serial, x0, ledger
-        self.batch_size = BATCH_POINTS.get(device.type, BATCH_POINTS["cpu"])
+        self.vmap_points = BATCH_POINTS.get(device.type, BATCH_POINTS["cpu"])
+        # what the evaluator hands ``coordinates`` at a time
+        self.batch_size = self.vmap_points * QUEUED.get(device.type, 1)
         self.works: bool | None = None  # vmap confirmed, refused, or not tried yet
         self._base: tuple[np.ndarray, Any] | None = None
 
@@ -230,6 +235,24 @@ class _Batched:
     def _vmapped(self, points: Any) -> np.ndarray:
         with self.torch.no_grad():
             return self.batched(points).detach().cpu().numpy().copy()
+
+    def _queued(self, base: Any, entries: np.ndarray, values: np.ndarray) -> np.ndarray:
+        """Losses at base with ``entries`` set to ``values``, one point per pair: the points are
+        built on the device, ``vmap_points`` at a time, all queued before the losses are read
+        back (one wait per call, not one per vmap batch)."""
+        torch = self.torch
+        with torch.no_grad():
+            where = torch.from_numpy(entries).to(self.device)
+            value = torch.from_numpy(values).to(self.device)
+            losses = []
+            for start in range(0, entries.size, self.vmap_points):
+                part = slice(start, start + self.vmap_points)
+                points = base.unsqueeze(0).repeat(where[part].numel(), 1)
+                rows = torch.arange(points.shape[0], device=self.device)
+                points[rows, where[part]] = value[part]
+                losses.append(self.batched(points).reshape(-1))
+                del points  # its memory serves the next batch, in the device's order
+            return torch.cat(losses).cpu().numpy().copy()
 
     def _one_at_a_time(self, X: np.ndarray) -> np.ndarray:
         return np.stack([np.asarray(self.serial(p), dtype=float) for p in X])
@@ -266,13 +289,7 @@ class _Batched:
         torch = self.torch
         if self._base is None or self._base[0] is not x:  # x is sent to the device once
             self._base = (x, torch.tensor(x, device=self.device))
-        base = self._base[1]
-        with torch.no_grad():
-            points = base.unsqueeze(0).repeat(entries.size, 1)
-            rows = torch.arange(entries.size, device=self.device)
-            where = torch.from_numpy(entries).to(self.device)
-            points[rows, where] = torch.from_numpy(values).to(self.device)
-            return self._vmapped(points)
+        return self._queued(self._base[1], entries, values)
 
 
 def check_function(fn: Callable, *inputs: Any, vectorized: bool = True, **options: Any) -> Report:
