@@ -193,3 +193,54 @@ def test_a_refused_vmap_evaluates_coordinates_one_point_at_a_time():
     assert ledger.calls == 2  # the refused batch of two, counted
     assert peak < 4 * 8 * n  # the vmap probe (2 points), one buffer: not 64 points of n
     assert "could not batch" in (batched.note() or "")
+
+
+def test_coordinates_reuse_one_buffer_of_points_and_restore_it():
+    """Batches of (entry, value) changes are written into one kept buffer of copies of x and
+    put back after each batch: every loss is the one at its own point, and the buffer is x
+    again after each call."""
+    from gradcheck.adapters.torch import _Batched
+    from gradcheck.evaluate import Ledger
+
+    n = 5_000
+    x = np.linspace(-1.0, 1.0, n)
+    batched = _Batched(
+        torch, lambda p: p @ p, torch.device("cpu"), lambda p: float(p @ p), x, Ledger()
+    )
+    rng = np.random.default_rng(0)
+    for _ in range(3):  # three calls, each over several vmap batches
+        entries = rng.integers(0, n, 3 * batched.vmap_points + 5)
+        values = rng.standard_normal(entries.size)
+        got = batched.coordinates(x, entries, values)
+        np.testing.assert_allclose(got, x @ x - x[entries] ** 2 + values**2, rtol=1e-12)
+        kept = batched._buffer[1].numpy()
+        assert np.array_equal(kept, np.broadcast_to(x, kept.shape))
+    assert batched.note() == "perturbed points were evaluated in batches with torch.func.vmap."
+
+
+def test_a_model_that_changes_its_parameters_in_place_is_evaluated_one_point_at_a_time():
+    """A forward pass that halves a weight in place would halve the kept buffer of points of a
+    vmap batch, and every later batch with it: the vmap probe sees its input changed, points are
+    evaluated one at a time, and the numbers agree with the check that never batched."""
+
+    class Halving(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = torch.nn.Linear(40, 3)
+
+        def forward(self, x):
+            with torch.no_grad():
+                self.lin.weight.mul_(0.5)
+            return self.lin(x)
+
+    torch.manual_seed(3)
+    X, y = torch.randn(8, 40), torch.randint(0, 3, (8,))
+    loss = torch.nn.functional.cross_entropy
+    model = Halving()  # check_module works on a copy: the same model for both checks
+    batched = gtorch.check_module(model, loss, X, y, mode="full")
+    serial = gtorch.check_module(model, loss, X, y, mode="full", vectorized=False)
+    assert any("changed its parameters in place" in n for n in batched.notes)
+    assert not any("in batches with torch.func.vmap" in n for n in batched.notes)
+    np.testing.assert_array_equal(batched.numeric, serial.numeric)
+    assert (batched.ok, serial.ok) == (False, False)  # autograd misses the halving: scale 0.5
+    assert batched.diagnoses[0].kind == "scale"
