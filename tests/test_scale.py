@@ -95,7 +95,7 @@ def test_vectorized_functions_are_evaluated_in_batches():
 
 
 def test_vectorized_f_returning_the_wrong_count_is_a_clear_error():
-    with pytest.raises(ValueError, match="one cost per row"):
+    with pytest.raises(ValueError, match="one cost per point of a batch"):
         gradcheck.check(lambda X: np.zeros(1), np.ones(3), grad=lambda x: 2 * x, vectorized=True)
 
 

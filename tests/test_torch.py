@@ -244,3 +244,28 @@ def test_a_model_that_changes_its_parameters_in_place_is_evaluated_one_point_at_
     np.testing.assert_array_equal(batched.numeric, serial.numeric)
     assert (batched.ok, serial.ok) == (False, False)  # autograd misses the halving: scale 0.5
     assert batched.diagnoses[0].kind == "scale"
+
+
+def test_a_batch_that_raises_leaves_no_changed_rows_behind():
+    """When the model raises in the middle of a call (out of memory, Ctrl-C), the kept buffer
+    may hold that batch's entries: it is dropped, and the next call's losses are right."""
+    from gradcheck.adapters.torch import _Batched
+    from gradcheck.evaluate import Ledger
+
+    traced = []
+
+    def single(p):
+        traced.append(1)  # one trace per vmap call: the probe, then each batch
+        if len(traced) == 3:
+            raise RuntimeError("CUDA out of memory")
+        return p @ p
+
+    n = 1_000
+    x = np.linspace(-1.0, 1.0, n)
+    batched = _Batched(torch, single, torch.device("cpu"), lambda p: float(p @ p), x, Ledger())
+    size = 2 * batched.vmap_points
+    with pytest.raises(RuntimeError, match="out of memory"):
+        batched.coordinates(x, np.arange(size), np.full(size, 7.0))
+    entries = np.arange(size, 2 * size)  # other entries: a left-over 7.0 would show
+    got = batched.coordinates(x, entries, np.zeros(size))
+    np.testing.assert_allclose(got, x @ x - x[entries] ** 2, rtol=1e-12)

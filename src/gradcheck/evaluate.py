@@ -315,8 +315,8 @@ class _Sink:
         costs = np.asarray(out).reshape(-1)
         if costs.size != ks.size:
             raise ValueError(
-                f"vectorized=True: f must return one cost per row of its (k, n) input; given "
-                f"k = {ks.size} points it returned shape {np.shape(out)}."
+                f"vectorized=True: f must return one cost per point of a batch (per row of a "
+                f"(k, n) input); given k = {ks.size} points it returned shape {np.shape(out)}."
             )
         if costs.dtype == object:  # numbers as Python objects: each read as ``store`` reads it
             self.values[ks] = [as_scalar(c) for c in costs]

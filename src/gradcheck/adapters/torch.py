@@ -260,12 +260,16 @@ class _Batched:
             where = torch.from_numpy(entries).to(self.device)
             value = torch.from_numpy(values).to(self.device)
             losses = []
-            for start in range(0, entries.size, self.vmap_points):
-                w = where[start : start + self.vmap_points]
-                rows, points = torch.arange(w.numel(), device=self.device), self._buffer[1]
-                points[rows, w] = value[start : start + self.vmap_points]
-                losses.append(self.batched(points[: w.numel()]).reshape(-1))
-                points[rows, w] = base[w]
+            try:
+                for start in range(0, entries.size, self.vmap_points):
+                    w = where[start : start + self.vmap_points]
+                    rows, points = torch.arange(w.numel(), device=self.device), self._buffer[1]
+                    points[rows, w] = value[start : start + self.vmap_points]
+                    losses.append(self.batched(points[: w.numel()]).reshape(-1))
+                    points[rows, w] = base[w]
+            except BaseException:  # the model raised, or Ctrl-C: the rows may hold a batch
+                self._buffer = None
+                raise
             return torch.cat(losses).cpu().numpy().copy()
 
     def _one_at_a_time(self, X: np.ndarray) -> np.ndarray:
