@@ -62,6 +62,27 @@ def test_mutation_is_seen_and_the_caller_point_is_safe():
     np.testing.assert_array_equal(costs.values, [99.0, 100.0, 100.0])  # f saw its own copy
 
 
+@pytest.mark.parametrize("reads_only", [False, True])
+def test_a_vectorized_f_that_writes_into_a_large_batch_is_seen(reads_only):
+    """A batch of points of more than SAMPLED entries is watched on sampled entries of each row
+    after f, whether f got a private copy or (declaring ``reads_only``) the rows themselves."""
+    from gradcheck.evaluate import SAMPLED
+
+    class Sweeping:
+        def __call__(self, X):
+            X -= 1.0  # against its word when reads_only: still seen
+            return np.zeros(len(X))
+
+    f = Sweeping()
+    f.reads_only = reads_only
+    x = np.zeros(SAMPLED + 1)
+    points = Points(x, 3, lambda k: (k, 1.0), lambda k: f"at entry {k}")
+    costs = Evaluator(f, vectorized=True).costs(points)
+    assert costs.seen.mutated_at is not None
+    assert costs.seen.mutated_at.startswith("on a batch starting at entry 0")
+    np.testing.assert_array_equal(x, 0.0)
+
+
 def test_float32_costs_are_seen_as_low_precision():
     ev = Evaluator(lambda x: np.float32(x.sum()))
     assert ev.costs(_coordinate(np.zeros(2), 1.0)).seen.low_precision

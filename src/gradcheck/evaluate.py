@@ -180,7 +180,7 @@ class Call(NamedTuple):
         watch = (
             slice(None)
             if point.size <= SAMPLED
-            else np.linspace(0, point.size - 1, 512, dtype=np.intp)
+            else np.linspace(0, point.shape[-1] - 1, 512, dtype=np.intp)  # of each row
         )
         before = point[..., watch].copy()
         out = self.f(point, *self.args, **self.kwargs)
@@ -530,8 +530,12 @@ class Evaluator:
     def _run_batch(
         self, points: Points, batch: list[tuple[int, str]], stack: np.ndarray, sink: _Sink
     ) -> None:
+        # An f that declares ``reads_only`` (it copies what it reads, and neither writes into
+        # nor keeps its input: the torch adapter) is handed the batch's rows as they are,
+        # watched on a sample; any other f gets a private copy.
+        private = not getattr(self.f, "reads_only", False)
         with self._inside_f(len(batch), partial(_batch_text, points, len(batch), batch[0][0])):
-            out, mutated = self.call(stack)
+            out, mutated = self.call(stack, copy=private)
         where = partial(lambda j, k: f"on a batch starting {points.where(j)}", batch[0][0])
         ks = np.fromiter((k for k, _ in batch), dtype=np.intp, count=len(batch))
         sink.store_many(ks, dict(batch), out, mutated, where)

@@ -202,6 +202,11 @@ class _Batched:
     when vmap refuses the function or disagrees, are evaluated one point at a time with
     ``serial``, so that a directional verdict costs its 8 calls."""
 
+    # It copies what it reads (to the device, into the model) and neither writes into nor keeps
+    # the points it is given (a function that writes into its input is refused by the vmap
+    # probe): the evaluator hands it a batch's rows without a private copy.
+    reads_only = True
+
     def __init__(
         self,
         torch: Any,
