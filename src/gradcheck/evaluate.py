@@ -465,22 +465,23 @@ class Evaluator:
             values = np.real(values)
         return Costs(values, sink.seen())
 
-    def _from_checkpoint(self, points: Points, sink: _Sink) -> list[tuple[int, str]]:
-        """The points still to evaluate, with their checkpoint keys; the others are filled in."""
+    def _from_checkpoint(self, points: Points, sink: _Sink) -> dict[int, str]:
+        """The points still to evaluate, in order, each with its checkpoint key (``""``
+        without a checkpoint); the others are filled in."""
         if self.checkpoint is None:
-            return [(k, "") for k in range(len(points))]
-        todo = []
+            return dict.fromkeys(range(len(points)), "")
+        todo = {}
         for k, p in enumerate(points):
             key = point_key(p)
             hit = self.checkpoint.get(key)
             if hit is None:
-                todo.append((k, key))
+                todo[k] = key
             else:
                 sink.values[k], sink.done[k] = hit, True
         return todo
 
-    def _serial(self, points: Points, todo: list[tuple[int, str]], sink: _Sink) -> None:
-        wanted, each = dict(todo), iter(points)
+    def _serial(self, points: Points, wanted: dict[int, str], sink: _Sink) -> None:
+        each = iter(points)
         for k in range(len(points)):  # not enumerate(): its tuple would keep the last point
             p = next(each)
             if k not in wanted:
@@ -492,17 +493,16 @@ class Evaluator:
             sink.store(k, wanted[k], cost, dtype, mutated, points.where)
             del p, out  # before the next point is built: nothing here refers to this one
 
-    def _batched(self, points: Points, todo: list[tuple[int, str]], sink: _Sink) -> None:
+    def _batched(self, points: Points, wanted: dict[int, str], sink: _Sink) -> None:
         if points.coordinates is not None and callable(getattr(self.f, "coordinates", None)):
-            self._coordinates(points, todo, sink)
+            self._coordinates(points, wanted, sink)
             return
-        wanted = dict(todo)
         batch: list[tuple[int, str]] = []
-        stack: np.ndarray | None = None  # rows of the batch (f gets a private copy of it)
+        stack: np.ndarray | None = None  # rows of the batch (copied for f unless reads_only)
         for k, p in enumerate(points):
             if k in wanted:
                 if stack is None:  # the points' dtype: complex for the complex step
-                    stack = np.empty((min(BATCH, len(todo)), p.size), dtype=p.dtype)
+                    stack = np.empty((min(BATCH, len(wanted)), p.size), dtype=p.dtype)
                 stack[len(batch)] = p  # the one copy of the buffer's point
                 batch.append((k, wanted[k]))
                 if points.owned:
@@ -511,7 +511,7 @@ class Evaluator:
                 self._run_batch(points, batch, cast(np.ndarray, stack)[: len(batch)], sink)
                 batch = []
 
-    def _coordinates(self, points: Points, todo: list[tuple[int, str]], sink: _Sink) -> None:
+    def _coordinates(self, points: Points, keys: dict[int, str], sink: _Sink) -> None:
         """Batches of (entry, value) pairs to a function that builds the points itself: a point
         of n entries never exists here (n in the millions, the function on a GPU)."""
         entries, values = points.coordinates  # type: ignore[misc]
@@ -519,8 +519,7 @@ class Evaluator:
         base.flags.writeable = False  # the function may keep it; nobody may change it
         size = int(getattr(self.f, "batch_size", BATCH))
         build = self.f.coordinates  # type: ignore[attr-defined]
-        order = np.fromiter((k for k, _ in todo), dtype=np.intp, count=len(todo))
-        keys = dict(todo)
+        order = np.fromiter(keys, dtype=np.intp, count=len(keys))
         for start in range(0, order.size, size):
             ks = order[start : start + size]
             with self._inside_f(ks.size, partial(_batch_text, points, ks.size, int(ks[0]))):
@@ -540,9 +539,10 @@ class Evaluator:
         ks = np.fromiter((k for k, _ in batch), dtype=np.intp, count=len(batch))
         sink.store_many(ks, dict(batch), out, mutated, where)
 
-    def _on_executor(self, points: Points, todo: list[tuple[int, str]], sink: _Sink) -> None:
+    def _on_executor(self, points: Points, wanted: dict[int, str], sink: _Sink) -> None:
         # Work travels in chunks: x and f (with the data it holds) once per chunk, then only
         # the entries each point changes; only costs travel back.
+        todo = list(wanted.items())
         remote = _Remote(self, points, sink)
         workers = executor_workers(self.executor, self.workers)
         size = max(1, min(CHUNK, -(-len(todo) // (4 * workers))))
