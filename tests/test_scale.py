@@ -294,6 +294,9 @@ def test_a_closure_on_a_dask_process_cluster_gives_the_serial_report():
         scattered = gradcheck.check(
             closure, x, executor=client
         )  # the client itself: data sent once
+        # the same function checked again on the same client: its payload is scattered again
+        # while the first check's copy, the same bytes, is being released
+        again = gradcheck.check(closure, x, executor=client)
 
         def raises(x):
             if x[5] != 0.0 and x[0] == -1.0:
@@ -304,6 +307,8 @@ def test_a_closure_on_a_dask_process_cluster_gives_the_serial_report():
             gradcheck.check(raises, np.r_[-1.0, np.zeros(11)], executor=client.get_executor())
     np.testing.assert_array_equal(report.numeric, serial.numeric)
     np.testing.assert_array_equal(scattered.numeric, serial.numeric)
+    np.testing.assert_array_equal(again.numeric, serial.numeric)
+    assert again.ok, str(again)
     assert report.ok == serial.ok is True
     assert report.evaluations == serial.evaluations == scattered.evaluations
     assert any("at entry x[5]" in n for n in info.value.__notes__)

@@ -565,7 +565,12 @@ class Evaluator:
     def scattered(self, client: Any) -> Any:
         """The payload, sent once to every worker of a Dask client (a future of it)."""
         if self._scattered is None or self._scattered[0] is not client:
-            self._scattered = (client, client.scatter(self.payload(), broadcast=True))
+            # hash=False: a key of its own. Hashed by content, a second check of the same f on
+            # the same client got the first one's key, and lost the data when the first check's
+            # future was released (every evaluation then failed: found by re-checking on one
+            # client, tested).
+            payload = client.scatter(self.payload(), broadcast=True, hash=False)
+            self._scattered = (client, payload)
         return self._scattered[1]
 
     def payload(self) -> tuple[str, bytes]:
