@@ -198,9 +198,10 @@ class _Batched:
 
     Batches of ``VMAP_FROM`` points or more go through ``torch.func.vmap`` once it has been
     confirmed, on the first such batch, to give ``serial``'s values at x0 and x0 + 1e-3 (four
-    evaluations, counted); smaller batches — a directional check's six points — and every batch
-    when vmap refuses the function or disagrees, are evaluated one point at a time with
-    ``serial``, so that a directional verdict costs its 8 calls."""
+    evaluations, counted) and to leave the points it was given as they were; smaller batches —
+    a directional check's six points — and every batch when vmap refuses the function,
+    disagrees or writes into its input, are evaluated one point at a time with ``serial``, so
+    that a directional verdict costs its 8 calls."""
 
     # It copies what it reads (to the device, into the model) and neither writes into nor keeps
     # the points it is given (a function that writes into its input is refused by the vmap
