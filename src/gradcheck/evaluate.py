@@ -497,18 +497,19 @@ class Evaluator:
         if points.coordinates is not None and callable(getattr(self.f, "coordinates", None)):
             self._coordinates(points, wanted, sink)
             return
-        batch: list[tuple[int, str]] = []
+        batch: list[int] = []  # the points in the stack's rows
         stack: np.ndarray | None = None  # rows of the batch (copied for f unless reads_only)
         for k, p in enumerate(points):
             if k in wanted:
                 if stack is None:  # the points' dtype: complex for the complex step
                     stack = np.empty((min(BATCH, len(wanted)), p.size), dtype=p.dtype)
                 stack[len(batch)] = p  # the one copy of the buffer's point
-                batch.append((k, wanted[k]))
+                batch.append(k)
                 if points.owned:
                     self.spare.hand(p)  # copied: its memory may serve a later point
             if len(batch) == BATCH or (batch and k == len(points) - 1):
-                self._run_batch(points, batch, cast(np.ndarray, stack)[: len(batch)], sink)
+                ks = np.array(batch, dtype=np.intp)
+                self._run_batch(points, ks, wanted, cast(np.ndarray, stack)[: ks.size], sink)
                 batch = []
 
     def _coordinates(self, points: Points, keys: dict[int, str], sink: _Sink) -> None:
@@ -527,17 +528,17 @@ class Evaluator:
             sink.store_many(ks, keys, out, False, str)
 
     def _run_batch(
-        self, points: Points, batch: list[tuple[int, str]], stack: np.ndarray, sink: _Sink
+        self, points: Points, ks: np.ndarray, keys: dict[int, str], stack: np.ndarray, sink: _Sink
     ) -> None:
         # An f that declares ``reads_only`` (it copies what it reads, and neither writes into
         # nor keeps its input: the torch adapter) is handed the batch's rows as they are,
         # watched on a sample; any other f gets a private copy.
         private = not getattr(self.f, "reads_only", False)
-        with self._inside_f(len(batch), partial(_batch_text, points, len(batch), batch[0][0])):
+        first = int(ks[0])
+        with self._inside_f(ks.size, partial(_batch_text, points, ks.size, first)):
             out, mutated = self.call(stack, copy=private)
-        where = partial(lambda j, k: f"on a batch starting {points.where(j)}", batch[0][0])
-        ks = np.fromiter((k for k, _ in batch), dtype=np.intp, count=len(batch))
-        sink.store_many(ks, dict(batch), out, mutated, where)
+        where = partial(lambda j, k: f"on a batch starting {points.where(j)}", first)
+        sink.store_many(ks, keys, out, mutated, where)
 
     def _on_executor(self, points: Points, wanted: dict[int, str], sink: _Sink) -> None:
         # Work travels in chunks: x and f (with the data it holds) once per chunk, then only
