@@ -213,7 +213,7 @@ def test_coordinates_reuse_one_buffer_of_points_and_restore_it():
         values = rng.standard_normal(entries.size)
         got = batched.coordinates(x, entries, values)
         np.testing.assert_allclose(got, x @ x - x[entries] ** 2 + values**2, rtol=1e-12)
-        kept = batched._buffer[1].numpy()
+        kept = batched._device[2].numpy()
         assert np.array_equal(kept, np.broadcast_to(x, kept.shape))
     assert batched.note() == "perturbed points were evaluated in batches with torch.func.vmap."
 

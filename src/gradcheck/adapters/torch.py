@@ -225,9 +225,9 @@ class _Batched:
         # what the evaluator hands ``coordinates`` at a time
         self.batch_size = self.vmap_points * QUEUED.get(device.type, 1)
         self.works: bool | None = None  # vmap confirmed, refused, or not tried yet
-        self._base: tuple[np.ndarray, Any] | None = None
         self.changes_input = False  # seen by the vmap probe: the function wrote into its input
-        self._buffer: tuple[Any, Any] | None = None  # (base, rows of copies of base)
+        # (x, x on the device, vmap_points rows of copies of it): x is sent once per x
+        self._device: tuple[np.ndarray, Any, Any] | None = None
 
     def note(self) -> str | None:
         if self.works:
@@ -249,19 +249,21 @@ class _Batched:
         with self.torch.no_grad():
             return self.batched(points).detach().cpu().numpy().copy()
 
-    def _queued(self, base: Any, entries: np.ndarray, values: np.ndarray) -> np.ndarray:
-        """Losses at base with ``entries`` set to ``values``, one point per pair: the points are
+    def _queued(self, x: np.ndarray, entries: np.ndarray, values: np.ndarray) -> np.ndarray:
+        """Losses at x with ``entries`` set to ``values``, one point per pair: the points are
         built on the device, ``vmap_points`` at a time, all queued before the losses are read
         back (one wait per call, not one per vmap batch).
 
-        The points of a batch are rows of one buffer of copies of base, kept between batches:
-        each batch sets its entries and puts base's values back once the model has run (in the
-        device's order), instead of writing ``vmap_points`` copies of base again (8 % of a full
+        The points of a batch are rows of one buffer of copies of x, kept while x is: each
+        batch sets its entries and puts x's values back once the model has run (in the
+        device's order), instead of writing ``vmap_points`` copies of x again (8 % of a full
         check's device time on an H200). Safe because a function that changes its input in
         place is never given a batch (``_vmap_works`` refuses it)."""
         torch = self.torch
-        if self._buffer is None or self._buffer[0] is not base:
-            self._buffer = (base, base.unsqueeze(0).repeat(self.vmap_points, 1))
+        if self._device is None or self._device[0] is not x:
+            base = torch.tensor(x, device=self.device)
+            self._device = (x, base, base.unsqueeze(0).repeat(self.vmap_points, 1))
+        _, base, points = self._device
         with torch.no_grad():
             where = torch.from_numpy(entries).to(self.device)
             value = torch.from_numpy(values).to(self.device)
@@ -269,12 +271,12 @@ class _Batched:
             try:
                 for start in range(0, entries.size, self.vmap_points):
                     w = where[start : start + self.vmap_points]
-                    rows, points = torch.arange(w.numel(), device=self.device), self._buffer[1]
+                    rows = torch.arange(w.numel(), device=self.device)
                     points[rows, w] = value[start : start + self.vmap_points]
                     losses.append(self.batched(points[: w.numel()]).reshape(-1))
                     points[rows, w] = base[w]
             except BaseException:  # the model raised, or Ctrl-C: the rows may hold a batch
-                self._buffer = None
+                self._device = None
                 raise
             return torch.cat(losses).cpu().numpy().copy()
 
@@ -314,10 +316,7 @@ class _Batched:
                 out.append(np.asarray(self.serial(point), dtype=float))  # copies what it reads
                 point[entry] = x[entry]
             return np.stack(out)
-        torch = self.torch
-        if self._base is None or self._base[0] is not x:  # x is sent to the device once
-            self._base = (x, torch.tensor(x, device=self.device))
-        return self._queued(self._base[1], entries, values)
+        return self._queued(x, entries, values)
 
 
 def check_function(fn: Callable, *inputs: Any, vectorized: bool = True, **options: Any) -> Report:
