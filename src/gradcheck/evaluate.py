@@ -409,12 +409,6 @@ class Evaluator:
         finally:
             self._spent(t0, 1)
 
-    def batch(self, stack: np.ndarray, where: str) -> Any:
-        """What a vectorized f returns for a (k, n) stack of points, as it returns it (counted
-        as k calls)."""
-        with self._inside_f(len(stack), where):
-            return self.call(stack)[0]
-
     def outputs(self, points: Points) -> list[Any]:
         """What f returns at each point, as it returns it (a vector for ``check_jacobian``)."""
         return [self._timed(p, partial(points.where, k))[0] for k, p in enumerate(points)]
