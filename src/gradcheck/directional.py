@@ -270,17 +270,16 @@ class _Tester:
         """The differences, and per group the analytic side drawn from the same direction: a·v,
         ‖a∘v‖₂ (what rtol is relative to), ‖v‖₁ (atol's weight), the round-off of a·v."""
         stats = np.empty((4, len(specs)))
-        built: dict[int, list[np.ndarray | None]] = {}
+        held: dict[int, np.ndarray] = {}  # points built and not handed over yet, by position
 
         def change(j: int) -> tuple[slice, np.ndarray]:
-            k, side = divmod(j, 2)
-            if built.get(k, [None, None])[side] is None:  # first asked (or asked again)
-                built.clear()
+            if j not in held:  # first asked (or asked again): both points of its direction
+                held.clear()  # before building: memory nobody holds may serve the new points
+                k = j // 2
                 root, positions = specs[k]
                 plus, minus, stats[:, k] = self._points(root, positions, float(steps[k]))
-                built[k] = [plus, minus]
-            point, built[k][side] = built[k][side], None  # handed over: f may keep it
-            return slice(None), cast(np.ndarray, point)
+                held.update({2 * k: plus, 2 * k + 1: minus})
+            return slice(None), held.pop(j)  # handed over: f may keep it
 
         where = lambda j: f"along a random direction over {_size(specs[j // 2][1])} entries"
         costs = self.ev.costs(Points(self.x, 2 * len(specs), change, where, owned=True))
