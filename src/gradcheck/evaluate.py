@@ -531,8 +531,7 @@ class Evaluator:
         first = int(ks[0])
         with self._inside_f(ks.size, partial(_batch_text, points, ks.size, first)):
             out, mutated = self.call(stack, copy=private)
-        where = partial(lambda j, k: f"on a batch starting {points.where(j)}", first)
-        sink.store_many(ks, keys, out, mutated, where)
+        sink.store_many(ks, keys, out, mutated, lambda k: f"on a batch starting {points.where(k)}")
 
     def _on_executor(self, points: Points, wanted: dict[int, str], sink: _Sink) -> None:
         # Work travels in chunks: x and f (with the data it holds) once per chunk, then only
