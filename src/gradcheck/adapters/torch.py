@@ -11,13 +11,13 @@ from __future__ import annotations
 import copy
 import inspect
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import partial
 from typing import Any
 
 import numpy as np
 
-from ..evaluate import Ledger
+from ..evaluate import Ledger, Points
 from ..jacobian import check_jacobian
 from ..layout import Layout
 from ..pipeline import Extension, Findings, make_settings, run
@@ -280,8 +280,9 @@ class _Batched:
                 raise
             return torch.cat(losses).cpu().numpy().copy()
 
-    def _one_at_a_time(self, X: np.ndarray) -> np.ndarray:
-        return np.stack([np.asarray(self.serial(p), dtype=float) for p in X])
+    def _one_at_a_time(self, points: Iterable[np.ndarray]) -> np.ndarray:
+        """``serial`` at each point (rows of a batch, or ``Points``: it copies what it reads)."""
+        return np.stack([np.asarray(self.serial(p), dtype=float) for p in points])
 
     def _vmap_works(self) -> bool:
         """Whether vmap gives ``serial``'s values (tried once; its evaluations counted)."""
@@ -310,12 +311,9 @@ class _Batched:
 
     def coordinates(self, x: np.ndarray, entries: np.ndarray, values: np.ndarray) -> np.ndarray:
         if entries.size < VMAP_FROM or not self._vmap_works():  # one point of n at a time
-            point, out = x.copy(), []
-            for entry, value in zip(entries, values, strict=True):
-                point[entry] = value
-                out.append(np.asarray(self.serial(point), dtype=float))  # copies what it reads
-                point[entry] = x[entry]
-            return np.stack(out)
+            return self._one_at_a_time(
+                Points(x, entries.size, lambda k: (entries[k], values[k]), str)
+            )
         return self._queued(x, entries, values)
 
 
