@@ -19,6 +19,7 @@ import argparse
 import importlib
 import multiprocessing
 import statistics
+import sys
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -31,7 +32,11 @@ import numpy as np
 import gradcheck
 from gradcheck import ex4
 
-WEIGHTS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "ex4" / "ex4weights.mat"
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from tests import functions  # (the repository root on the path first)
+
+WEIGHTS = ROOT.parent / "shared" / "data" / "ex4" / "ex4weights.mat"
 BLOCKS = {"Theta1": (25, 401), "Theta2": (10, 26)}
 
 
@@ -111,19 +116,17 @@ def one_round(run: Callable[..., float]) -> dict[str, float]:
 
 @contextmanager
 def _cluster(config: dict[str, object]) -> Iterator[Any]:
-    """A client of a LocalCluster of 2 single-threaded process workers, up and ready."""
+    """A client of a LocalCluster of 2 single-threaded process workers (the tests' helper),
+    under ``config``, up and ready."""
     import dask
-    import distributed
+    import distributed  # noqa: F401 (its config defaults loaded before ``config`` overrides them)
 
     # distributed's nannies start workers with MALLOC_TRIM_THRESHOLD_=65536, which makes every
     # large NumPy temporary a fresh mmap (3× slower evaluations of this f, measured): leave it out.
     environ = {"OMP_NUM_THREADS": 1, "OPENBLAS_NUM_THREADS": 1}
     with (
         dask.config.set({"distributed.nanny.pre-spawn-environ": environ, **config}),
-        distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-        ) as cluster,
-        distributed.Client(cluster) as client,
+        functions.dask_client(processes=True) as client,
     ):
         # The workers are up and have imported what the pool's workers import when they start
         # (this script's modules) before the clock starts.
