@@ -304,17 +304,54 @@ def test_nan_at_x_stops_the_check():
     assert report.checked.size == 0
 
 
-def test_nan_at_a_perturbed_point_names_the_entry():
-    def f(x):  # sqrt(x1) is NaN once x1 goes below 0: x1 = 0 exactly
+def test_an_entry_not_finite_at_any_step_is_named_not_checked_and_no_failure():
+    def f(x):  # sqrt(x1) is NaN once x1 goes below 0, and its slope infinite at x1 = 0
         return float(np.sum(x**2) + np.sqrt(x[1])), np.r_[2 * x[0], 0.0, 2 * x[2]]
 
-    with np.errstate(invalid="ignore"):
+    with np.errstate(invalid="ignore", divide="ignore"):
         report = gradcheck.check(f, np.array([1.0, 0.0, 2.0]))
-    assert not report.ok
-    nonfinite = [d for d in report.diagnoses if d.kind == "nonfinite"]
-    assert nonfinite[0].indices.tolist() == [1]
-    assert "x[1]" in nonfinite[0].message
+    assert report.ok, str(report)
     assert report.checked.tolist() == [0, 2]
+    (nonfinite,) = [d for d in report.diagnoses if d.kind == "nonfinite"]
+    assert (nonfinite.severity, nonfinite.indices.tolist()) == ("warning", [1])
+    assert "every step tried" in nonfinite.message
+
+
+@pytest.mark.parametrize(
+    ("name", "f", "g", "x0"),
+    [
+        ("sqrt 1e-12 from 0", np.sqrt, lambda v: 0.5 / np.sqrt(v), 1e-12),
+        ("log 1e-12 from 0", np.log, lambda v: 1 / v, 1e-12),
+        ("arcsin 1e-12 from 1", np.arcsin, lambda v: 1 / np.sqrt(1 - v**2), 1 - 1e-12),
+        ("arcsin at 0.996", np.arcsin, lambda v: 1 / np.sqrt(1 - v**2), 0.996),
+        ("arctanh at 0.996", np.arctanh, lambda v: 1 / (1 - v**2), 0.996),
+        ("tan near its pole", np.tan, lambda v: 1 / np.cos(v) ** 2, 1.5),
+    ],
+)
+def test_steps_stay_in_the_domain_and_off_the_poles(name, f, g, x0):
+    # The reproductions: x ± h left the domain ("f is not finite at x ± step", FAIL) or
+    # the step straddled a pole. Now: a shorter step, or one-sided towards the finite side.
+    x = np.array([x0, 0.3])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        right = gradcheck.check(lambda v: float(np.sum(f(v))), x, grad=g)
+        wrong = gradcheck.check(lambda v: float(np.sum(f(v))), x, grad=lambda v: g(v) * [1.01, 1])
+    assert right.ok, f"{name}: {right}"
+    assert right.checked.tolist() == [0, 1], name
+    assert wrong.mismatched.tolist() == [0], f"{name}: {wrong}"
+
+
+def test_infinite_entries_of_x_are_not_perturbed_and_named():
+    # _safe_softmax's masked logits: x = -inf. max(1, |x|)·h = inf, x ± h = NaN: it used to FAIL.
+    x = np.array([-np.inf, 0.3, -1.0])
+    f = lambda v: float(np.log(np.sum(np.exp(v))))
+    g = lambda v: np.exp(v) / np.sum(np.exp(v))
+    for mode in ("full", "directional"):
+        report = gradcheck.check(f, x, grad=g, mode=mode)
+        assert report.ok, str(report)
+        assert any("x is not finite at 1 entry (x[0])" in n for n in report.notes), report.notes
+        bad = gradcheck.check(f, x, grad=lambda v: g(v) * [1, -1, 1], mode=mode)
+        assert not bad.ok, str(bad)
+        assert 1 in bad.mismatched, str(bad)
 
 
 def test_nan_in_the_gradient_is_reported():

@@ -31,12 +31,14 @@ def test_allowed_is_the_formula_of_the_notes():
 
 def test_default_tolerances_follow_the_precision_of_f():
     a = np.array([2.0, -8.0, np.nan])
-    t64 = tolerances(None, None, low_precision=False, analytic=a, wobble=0.0)
+    t64 = tolerances(None, None, eps=EPS, analytic=a, wobble=0.0)
     assert (t64.rtol, t64.atol) == (1e-6, 100 * EPS * 8.0)
-    t32 = tolerances(None, None, low_precision=True, analytic=a, wobble=1e-12)
+    t32 = tolerances(None, None, eps=FLOAT32_EPS, analytic=a, wobble=1e-12)
     assert t32.rtol == 1e-3
     assert t32.atol == pytest.approx(100 * FLOAT32_EPS * 8.0 + SAFETY * 1e-12)
-    given = tolerances(1e-4, 0.0, low_precision=True, analytic=a, wobble=0.0)
+    t16 = tolerances(None, None, eps=float(np.finfo(np.float16).eps), analytic=a, wobble=0.0)
+    assert t16.rtol == 3e-2
+    given = tolerances(1e-4, 0.0, eps=FLOAT32_EPS, analytic=a, wobble=0.0)
     assert (given.rtol, given.atol) == (1e-4, 0.0)
 
 
@@ -60,6 +62,7 @@ def _compare(f, x, analytic, step):
         eps_f=2 * EPS * abs(f0),
         tol=Tolerances(1e-6, 1e-14),
         describe=str,
+        shorten=False,  # the step is given: kept as it is
     )
     return c, ev.calls
 

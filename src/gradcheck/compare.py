@@ -28,12 +28,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
-from .differences import Estimate, Scheme, estimate
+from .differences import Estimate, Scheme, estimate, rescue
 from .evaluate import Evaluator, Seen
+from .layout import entries
 from .noise import EPS
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -77,16 +78,16 @@ def tolerances(
     rtol: float | None,
     atol: float | None,
     *,
-    low_precision: bool,
+    eps: float,
     analytic: np.ndarray,
     wobble: float,
 ) -> Tolerances:
-    """The tolerances of a check: the caller's, or the defaults for the precision of f."""
+    """The tolerances of a check: the caller's, or the defaults for the precision of f (its
+    unit round-off ``eps``): rtol 1e-6 in float64, 1e-3 in float32, 3e-2 below."""
     if rtol is None:
-        rtol = 1e-3 if low_precision else 1e-6
+        rtol = 1e-6 if eps <= EPS else 1e-3 if eps <= FLOAT32_EPS else 3e-2
     amax = largest(analytic, finite=True)
-    eps_g = FLOAT32_EPS if low_precision else EPS
-    base = 100 * eps_g * amax if atol is None else float(atol)
+    base = 100 * eps * amax if atol is None else float(atol)
     return Tolerances(float(rtol), base + SAFETY * wobble)
 
 
@@ -155,14 +156,20 @@ def compare_entries(
     describe: Callable[[int], str],
     mode: str = "full",
     midway: Callable[[], Seen] | None = None,
+    shorten: bool = True,
 ) -> Comparison:
     """Estimate each entry of ``idx``, compare it within the error model, refine the suspicious.
 
     ``midway``, when given, runs between the two halves of the entries (the history probe of a
-    long run) and returns what its evaluations showed.
+    long run) and returns what its evaluations showed. ``shorten``: a suspicious entry whose
+    truncation error dominates the noise is estimated again at the step that balances the two
+    (False keeps the caller's step, as given).
     """
     n, planned = x.size, idx.size
+    fixed_x = idx[~np.isfinite(x[idx])]  # ±inf or NaN in x: nothing to perturb
+    idx = idx[np.isfinite(x[idx])]
     est = _estimate_all(ev, x, f0, idx, steps, scheme, describe, midway)
+    est, rescued = rescue(ev, x, f0, est, eps_f, describe)
     idx = est.idx
     numeric, error, step = np.full(n, np.nan), np.full(n, np.nan), np.full(n, np.nan)
     numeric[idx], step[idx] = est.numeric, est.step
@@ -172,41 +179,29 @@ def compare_entries(
     checked = done[finite]
     nonfinite = done[~np.isfinite(numeric[done])]
 
-    tolerance = np.full(n, np.nan)
-
-    def wrong(entries: np.ndarray) -> np.ndarray:
-        """Judge ``entries`` by the error model (their tolerance kept): which are outside it."""
-        tolerance[entries] = tol.allowed(
-            noise=error[entries], analytic=analytic[entries], numeric=numeric[entries]
-        )
-        return np.abs(analytic[entries] - numeric[entries]) > tolerance[entries]
-
-    suspicious = checked[wrong(checked)]
+    judge = _Judge(numeric, error, step, np.full(n, np.nan), analytic, tol)
+    suspicious = checked[judge.wrong(checked)]
+    measured = np.isin(suspicious, idx[rescued])  # rescued: their truncation is measured already
+    rescued_wrong, suspicious = suspicious[measured], suspicious[~measured]
     kinks = np.array([], dtype=np.intp)
     seen = est.seen
     if suspicious.size and scheme.refine is not None and not est.seen.incomplete:
-        # Re-estimate suspicious entries at half the step: the change measures truncation
-        # error, and one-sided differences at both steps reveal kinks.
-        pos = np.searchsorted(idx, suspicious)
-        half = estimate(ev, x, f0, suspicious, est.step[pos] / 2, scheme, describe)
-        seen = seen | half.seen
-        trunc = scheme.refine * np.abs(est.numeric[pos] - half.numeric)
-        error[suspicious] = eps_f * est.roundoff[pos] + trunc
-        still = wrong(suspicious)
-        if scheme.sees_kinks:
-            is_kink = _kinks(analytic[suspicious], f0, est, pos, half, eps_f, tol.safety)
-            kinks = suspicious[still & is_kink]
-            still &= ~is_kink
-        suspicious = suspicious[still]
-    mismatched = np.sort(suspicious)
+        suspicious, kinks, seen = _refine(
+            ev, x, f0, est, suspicious, judge, scheme, eps_f, describe, shorten
+        )
+        seen = est.seen | seen
+    mismatched = np.sort(np.concatenate([suspicious, rescued_wrong]))
     notes: tuple[str, ...] = ()
     if seen.incomplete:
         why = "interrupted" if seen.interrupted else "a worker process died"
         notes = (f"{why}: {checked.size} of {planned} entries were checked.",)
+    if fixed_x.size:
+        notes += (unmoved_note(fixed_x, describe),)
+
     return Comparison(
         numeric=numeric,
         error=error,
-        tolerance=tolerance,
+        tolerance=judge.tolerance,
         step=step,
         checked=checked,
         localised=mismatched,
@@ -218,6 +213,101 @@ def compare_entries(
         notes=notes,
         seen=seen,
     )
+
+
+@dataclass(frozen=True)
+class _Judge:
+    """The per-entry arrays of a comparison and the error model that judges them."""
+
+    numeric: np.ndarray
+    error: np.ndarray
+    step: np.ndarray
+    tolerance: np.ndarray  # filled in as entries are judged
+    analytic: np.ndarray
+    tol: Tolerances
+
+    def wrong(self, entries: np.ndarray) -> np.ndarray:
+        """Judge ``entries`` by the error model (their tolerance kept): which are outside it."""
+        a, d = self.analytic[entries], self.numeric[entries]
+        self.tolerance[entries] = self.tol.allowed(noise=self.error[entries], analytic=a, numeric=d)
+        return np.abs(a - d) > self.tolerance[entries]
+
+
+def _refine(
+    ev: Evaluator,
+    x: np.ndarray,
+    f0: float,
+    est: Estimate,
+    suspicious: np.ndarray,
+    judge: _Judge,
+    scheme: Scheme,
+    eps_f: float,
+    describe: Callable[[int], str],
+    shorten: bool,
+) -> tuple[np.ndarray, np.ndarray, Seen]:
+    """Suspicious entries estimated again at half the step: the change measures their
+    truncation error, and one-sided differences at both steps reveal kinks. Where the truncation
+    dominates the noise (a pole near x, a cost at round-off at x) the step was too long: with
+    ``shorten``, again at the step that balances the two. Returns the entries still wrong, the
+    kinks and what the evaluations showed."""
+    pos = np.searchsorted(est.idx, suspicious)
+    half = estimate(ev, x, f0, suspicious, est.step[pos] / 2, scheme, describe)
+    seen = half.seen
+    trunc = cast(float, scheme.refine) * np.abs(est.numeric[pos] - half.numeric)
+    judge.error[suspicious] = eps_f * est.roundoff[pos] + trunc
+    still = judge.wrong(suspicious)
+    long = still | ~np.isfinite(trunc)
+    long &= ~(trunc <= judge.tol.safety * eps_f * est.roundoff[pos])  # NaN: a side left the domain
+    if shorten and np.any(long) and not seen.incomplete:
+        shorter, more = _shorter(ev, x, f0, est, pos[long], trunc[long], eps_f, scheme, describe)
+        seen = seen | more
+        keep = np.isfinite(shorter.numeric)
+        at = suspicious[long][keep]
+        judge.numeric[at], judge.step[at] = shorter.numeric[keep], shorter.step[keep]
+        judge.error[at] = shorter.error(eps_f, scheme.relative_error)[keep]
+        still[np.flatnonzero(long)[keep]] = judge.wrong(at)
+    kinks = np.array([], dtype=np.intp)
+    if scheme.sees_kinks:
+        is_kink = _kinks(judge.analytic[suspicious], f0, est, pos, half, eps_f, judge.tol.safety)
+        kinks = suspicious[still & is_kink]
+        still &= ~is_kink
+    return suspicious[still], kinks, seen
+
+
+def unmoved_note(idx: np.ndarray, describe: Callable[[int], str]) -> str:
+    """The note for entries where x is ±inf or NaN: never perturbed, not checked."""
+    most = 5
+    shown = ", ".join(describe(int(i)) for i in idx[:most])
+    shown += f" and {idx.size - most} more" if idx.size > most else ""
+    return f"x is not finite at {entries(idx.size)} ({shown}): they were not perturbed, and not checked."
+
+
+def _shorter(
+    ev: Evaluator,
+    x: np.ndarray,
+    f0: float,
+    est: Estimate,
+    pos: np.ndarray,
+    trunc: np.ndarray,
+    eps_f: float,
+    scheme: Scheme,
+    describe: Callable[[int], str],
+) -> tuple[Estimate, Seen]:
+    """Entries ``est.idx[pos]`` estimated again at the step that balances their measured
+    truncation error against the noise, ``h* = h·(gain·ε_f/h / (2·truncation))^(1/3)``, with the
+    truncation error measured again there (h* and h*/2)."""
+    h = est.step[pos]
+    noise = eps_f * est.roundoff[pos]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(np.isfinite(trunc) & (trunc > 0), (noise / (2 * trunc)) ** (1 / 3), 1e-3)
+    target = x[est.idx[pos]]
+    hs = (target + h * np.clip(ratio, 1e-6, 0.5)) - target
+    hs = np.where(hs > 0, hs, h * 1e-3)
+    coarse = estimate(ev, x, f0, est.idx[pos], hs, scheme, describe)
+    fine = estimate(ev, x, f0, est.idx[pos], hs / 2, scheme, describe)
+    refine = scheme.refine if scheme.refine is not None else 1.0
+    out = replace(fine, truncation=refine * np.abs(coarse.numeric - fine.numeric))
+    return out, coarse.seen | fine.seen
 
 
 def _estimate_all(

@@ -43,6 +43,7 @@ if TYPE_CHECKING:  # pragma: no cover
 # A hypothesis may miss by up to this multiple of the item's tolerance: the tolerance is about
 # the numeric estimate, and a hypothesis also carries the fitted factor's error.
 SLACK = 2.0
+SIGNIFICANT = 5.0  # a fitted parameter is named only beyond this many times its uncertainty
 
 
 @dataclass(frozen=True)
@@ -279,14 +280,20 @@ def _regularization(view: View) -> Diagnosis | None:
     that fit every item, the one that fits best (a bias column, not the whole block around it)."""
     best: tuple[float, np.ndarray, float] | None = None
     residual = view.observed - view.analytic_items
+    x = view.x if np.isfinite(np.sum(view.x)) else np.where(np.isfinite(view.x), view.x, 0.0)
     for subset in _regularization_sets(view):
         # Seen on each item: κ·(x restricted to S), projected like the gradient.
-        xs = view.on(view.x, subset)
+        xs = view.on(x, subset)
         xx = float(xs @ xs)
         if xx == 0:
             continue
         kappa = float(xs @ residual) / xx
-        if kappa == 0 or not view.fits(view.analytic_items, view.observed - kappa * xs):
+        # κ must be clearly non-zero beyond its own uncertainty (each item's residual is known
+        # to within its tolerance): a κ of −6e-12 fitted to round-off is no L2 term.
+        uncertainty = float(np.sqrt(np.sum((xs * view.tolerance) ** 2))) / xx
+        if not abs(kappa) > SIGNIFICANT * uncertainty:
+            continue
+        if not view.fits(view.analytic_items, view.observed - kappa * xs):
             continue
         misfit = float(np.sum(((residual - kappa * xs) / view.tolerance) ** 2))
         if best is None or misfit < best[0]:
@@ -462,7 +469,11 @@ def diagnose(
     """The comparison's diagnoses, most likely first, and its warnings (kinks)."""
     found: list[Diagnosis] = []
     if c.nonfinite.size:
-        found.append(nonfinite_entries(c.nonfinite, layout, "f is not finite at x ± step"))
+        # Not checkable (f non-finite at every step tried, shorter and one-sided): named, never
+        # a failure of the gradient — unless nothing at all could be checked.
+        what = "f is not finite at x ± h for every step tried"
+        d = nonfinite_entries(c.nonfinite, layout, what)
+        found.append(d if not c.checked.size else replace(d, severity="warning"))
     if c.nonfinite_directions:
         found.append(
             Diagnosis(

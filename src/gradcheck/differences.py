@@ -226,7 +226,8 @@ def choose_steps(x: np.ndarray, scheme: Scheme, rel_noise: float) -> np.ndarray:
     if scheme.step_power is None:
         return np.full(x.shape, COMPLEX_STEP)
     h = max(rel_noise, EPS) ** scheme.step_power * np.maximum(1.0, np.abs(x))
-    return (x + h) - x
+    with np.errstate(invalid="ignore"):  # NaN where x is ±inf: those entries are not moved
+        return (x + h) - x
 
 
 def positive_step(value: Any, allow_none: bool = False) -> float:
@@ -297,3 +298,93 @@ def numerical_gradient(
     f0 = float(np.real(ev.at(x).cost)) if method == "forward" else 0.0
     idx = np.arange(x.size)
     return estimate(ev, x, f0, idx, np.full(x.size, step), SCHEMES[method]).numeric
+
+
+RESCUE_ROUNDS = 12  # a non-finite difference is tried again at steps down to h·10^-11
+
+
+def rescue(
+    ev: Evaluator,
+    x: np.ndarray,
+    f0: float,
+    est: Estimate,
+    eps_f: float,
+    describe: Callable[[int], str] = str,
+) -> tuple[Estimate, np.ndarray]:
+    """Entries whose difference is not finite (a step that leaves f's domain: ``asin`` near 1,
+    ``sqrt`` or ``log`` near 0), tried again at steps ten times shorter each round, centrally
+    where both sides are finite, else one-sided towards the finite side (second order, from
+    x + s·h/4, x + s·h/2, x + s·h), until the truncation error no longer dominates the noise or
+    the noise would. Each rescued entry keeps the estimate with the smallest error (noise +
+    truncation, both estimated); the rest stay NaN: f is not finite there at any step tried.
+
+    Returns the estimate and the positions (in ``est.idx``) that were rescued: their truncation
+    error is already measured, so they need no refinement."""
+    bad = np.flatnonzero(~np.isfinite(est.numeric))
+    if not bad.size or eps_f == 0 or not np.isfinite(f0) or est.seen.incomplete:
+        return est, np.array([], dtype=np.intp)
+    numeric, roundoff, trunc, step = (
+        a.copy() for a in (est.numeric, est.roundoff, est.truncation, est.step)
+    )
+    best = np.full(bad.size, np.inf)
+    live = np.ones(bad.size, dtype=bool)
+    seen = est.seen
+    h = np.abs(est.step[bad])
+    for _ in range(RESCUE_ROUNDS):
+        k = np.flatnonzero(live)
+        if not k.size:
+            break
+        idx, hk = est.idx[bad[k]], h[k]
+        fractions = np.array([1.0, 0.5, 0.25])
+        signed = np.concatenate([s * f * hk for f in fractions for s in (1.0, -1.0)])
+        costs = ev.costs(coordinate_points(x, np.tile(idx, 6), signed, describe))
+        seen = seen | costs.seen
+        if costs.seen.incomplete:
+            break
+        v = np.real(costs.values).reshape(6, k.size)  # +h, −h, +h/2, −h/2, +h/4, −h/4
+        d, err, gain = _best_of_sides(v, f0, hk, eps_f)
+        # An estimate whose own truncation error is 0.3 % of it or more has not converged (a
+        # derivative that is infinite at x, sqrt at 0): it is no evidence either way.
+        converged = err - eps_f * gain / hk <= 3e-3 * np.abs(d)
+        better = np.isfinite(d) & converged & (err < best[k])
+        pos = bad[k[better]]
+        numeric[pos], step[pos] = d[better], hk[better]
+        roundoff[pos], trunc[pos] = (
+            gain[better] / hk[better],
+            err[better] - (eps_f * gain[better] / hk[better]),
+        )
+        best[k[better]] = err[better]
+        # Done: the truncation no longer dominates the noise, or a shorter step cannot help.
+        noise = eps_f * np.where(np.isfinite(gain), gain, 16.0) / hk
+        settled = np.isfinite(d) & (err <= 2 * noise)
+        live[k[settled | (10 * noise > best[k])]] = False
+        h[k] = hk / 10
+    fixed = bad[np.isfinite(best)]
+    out = replace(est, numeric=numeric, roundoff=roundoff, truncation=trunc, step=step, seen=seen)
+    return out, fixed
+
+
+def _best_of_sides(
+    v: np.ndarray, f0: float, h: np.ndarray, eps_f: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """From f at x ± h, ± h/2, ± h/4 (rows of ``v``): the estimate with the smallest error
+    (central where its four points are finite, else second-order one-sided), its error (noise +
+    truncation) and its noise gain (the noise part is ``gain·ε_f/h``)."""
+    fp, fm, fp2, fm2, fp4, fm4 = v
+    central = (fp2 - fm2) / h  # step h/2
+    coarse = (fp - fm) / (2 * h)
+    c_err = 4 / 3 * np.abs(central - coarse) + 2 * eps_f / h
+    out_d = np.where(np.isfinite(c_err), central, np.nan)
+    out_e = np.where(np.isfinite(c_err), c_err, np.inf)
+    gain = np.where(np.isfinite(c_err), 2.0, np.nan)
+    for sign, f4, f2, f1 in ((1.0, fp4, fp2, fp), (-1.0, fm4, fm2, fm)):
+        fine = sign * (-3 * f0 + 4 * f4 - f2) / (h / 2)  # second order, step h/4
+        wide = sign * (-3 * f0 + 4 * f2 - f1) / h  # step h/2
+        err = np.abs(fine - wide) / 3 + 16 * eps_f / h
+        use = np.isfinite(err) & (err < out_e)
+        out_d, out_e, gain = (
+            np.where(use, fine, out_d),
+            np.where(use, err, out_e),
+            np.where(use, 16.0, gain),
+        )
+    return out_d, out_e, gain

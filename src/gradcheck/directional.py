@@ -58,8 +58,8 @@ from typing import NamedTuple, cast
 import numpy as np
 from scipy.linalg.blas import dasum
 
-from .compare import Comparison, Tolerances, relative_difference
-from .diagnose import direction_view, first_explanation
+from .compare import Comparison, Tolerances, relative_difference, unmoved_note
+from .diagnose import HYPOTHESES, SLACK, direction_view, first_explanation
 from .differences import SCHEMES
 from .evaluate import Evaluator, Points, Seen
 from .layout import Layout, entries, entry_name, set_name
@@ -71,6 +71,7 @@ BLOCK_DIRECTIONS = 3
 SCOPE_DIRECTIONS = 2  # fresh directions added to a failing row or column to name its pattern
 BORDERLINE = 10.0  # a failure within this many times its step change may be noise
 REFINE = cast(float, SCHEMES["central"].refine)  # truncation ≈ REFINE·|D(s) − D(s/2)|
+FITTED = {h.kind: h.parameters > 0 for h in HYPOTHESES}  # kinds named only once confirmed
 
 
 class _Incomplete(Exception):
@@ -214,7 +215,12 @@ class Group(NamedTuple):
 
     @property
     def ratio(self) -> float:
-        return abs(self.numeric - self.analytic) / self.tolerance
+        """How far outside (> 1) or inside its tolerance the group is (0 for an exact match
+        at zero tolerance, inf for a mismatch there or a non-finite difference)."""
+        gap = abs(self.numeric - self.analytic)
+        if self.tolerance > 0:
+            return gap / self.tolerance
+        return 0.0 if gap == 0 else math.inf
 
     @property
     def flat(self) -> slice | np.ndarray:
@@ -406,6 +412,7 @@ class _Search:
     frontier: list[Group] = field(default_factory=list)
     complete: bool = True
     census: tuple[int, int] | None = None  # (cells, failing cells) at the deepest level searched
+    fixed: np.ndarray = field(default_factory=lambda: np.array([], dtype=np.intp))  # x not finite
 
     @property
     def n(self) -> int:
@@ -416,7 +423,11 @@ class _Search:
         return int(self.rng.integers(2**63))
 
     def roots(self, order: slice | np.ndarray, size: int, count: int) -> list[Root]:
-        return [Root(order, size, self.seed()) for _ in range(count)]
+        holes = None
+        if self.fixed.size:  # entries where x is ±inf or NaN: never moved
+            flat = np.arange(order.start or 0, order.stop) if isinstance(order, slice) else order
+            holes = np.flatnonzero(np.isin(flat, self.fixed)) if flat.size else None
+        return [Root(order, size, self.seed(), holes) for _ in range(count)]
 
     def affordable(self, calls: int) -> bool:
         return self.tester.ev.calls + calls <= self.budget
@@ -444,19 +455,26 @@ class _Search:
     def explain(
         self, groups: list[Group], block: str | None, label: str | None = None
     ) -> Diagnosis | None:
-        """The first hypothesis that explains these directions of one scope — confirmed along
-        one fresh direction of the scope when it fitted a parameter (a factor, a κ): with three
-        directions a fitted κ can explain a single wrong entry by chance; a fourth rarely agrees."""
+        """The first hypothesis that explains these directions of one scope — confirmed when it
+        fitted a parameter (a factor, a κ: ``Hypothesis.parameters``) on two disjoint halves of
+        the entries it names; unconfirmed, None (the entries are then searched one by one)."""
         found = self._view_explanation(groups, block, label)
-        if found is None or found.kind not in ("scale", "regularization"):
+        if found is None or not FITTED[found.kind]:
             return found
-        if not self.affordable(4):
-            return found
-        root = groups[-1].root  # a direction over exactly this scope (the first may be wider)
-        scope = slice(0, root.size)
-        fresh = Root(root.order, root.size, self.seed(), root.holes)
-        (check,) = self.tester.test([(fresh, scope)], refine="all")
-        again = self._view_explanation([*groups, check], block, label)
+        # Confirmed on two disjoint halves of the entries it names, along a fresh direction: a
+        # pattern over many entries shows in both halves; one wrong entry (that a κ fitted to
+        # three directions explained by chance) shows in one half only.
+        named = found.indices
+        if named is None or named.size < 2 or not self.affordable(8):
+            return None  # not confirmed: the entries are searched instead
+        fresh = self.roots(named, named.size, 1)[0]
+        cut = named.size // 2
+        halves = self.tester.test(
+            [(fresh, slice(0, cut)), (fresh, slice(cut, named.size))], refine="all"
+        )
+        if not all(abs(h.numeric - h.analytic) > SLACK * h.tolerance for h in halves):
+            return None
+        again = self._view_explanation([*groups, *halves], block, label)
         same = (
             again is not None
             and again.kind == found.kind
@@ -633,7 +651,7 @@ class _Search:
         zero on the entries already accounted for)."""
         for _ in range(2):
             done = [_indices(g.flat) for g in self.found + self.frontier]
-            holes = np.unique(np.concatenate([*self.explained, *done, np.array([], np.intp)]))
+            holes = np.unique(np.concatenate([*self.explained, *done, self.fixed]))
             if not self.complete or holes.size == self.n or not self.affordable(2):
                 return
             root = Root(slice(0, self.n), self.n, self.seed(), holes)
@@ -683,6 +701,9 @@ def compare_directions(
 ) -> Outcome:
     """Directional mode's comparison, as per-entry arrays: numbers on the isolated entries."""
     search = _Search(_Tester(ev, x, analytic, eps_f, step, tol), rng, layout, budget, context)
+    if not np.isfinite(np.sum(x)):
+        search.fixed = np.flatnonzero(~np.isfinite(x))
+        notes = (*notes, unmoved_note(search.fixed, partial(entry_name, layout)))
     verdict: list[Group] = []
     try:
         verdict = search.verdict()

@@ -92,7 +92,16 @@ def split_output(out: Any) -> tuple[Any, Any]:
 
 def as_scalar(cost: Any) -> complex | float:
     """The cost as a Python number; a size-1 array (a MATLAB 1×1) is accepted."""
+    if isinstance(cost, (str, bytes, bool, np.bool_)):
+        raise TypeError(
+            "f must return its cost as a number (or a pair (cost, gradient)); it returned "
+            f"{type(cost).__name__} {cost!r:.60}. Return the float itself."
+        )
     arr = np.asarray(cost)
+    if arr.dtype.kind in "bSUV":
+        raise TypeError(
+            f"f must return its cost as a number; it returned an array of dtype {arr.dtype}."
+        )
     if arr.size != 1 or arr.dtype == object:
         raise ValueError(
             "f must return a scalar cost (or a pair (cost, gradient)); it returned "

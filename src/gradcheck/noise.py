@@ -25,6 +25,30 @@ if TYPE_CHECKING:  # pragma: no cover
     from .evaluate import Evaluator
 
 EPS = float(np.finfo(float).eps)  # float64 machine epsilon, shared by the whole package
+# The unit round-off of each float type f may compute in, by name (bfloat16 is not NumPy's).
+ROUNDOFF = {
+    "float64": EPS,
+    "complex128": EPS,
+    "float32": float(np.finfo(np.float32).eps),
+    "complex64": float(np.finfo(np.float32).eps),
+    "float16": float(np.finfo(np.float16).eps),
+    "bfloat16": 2.0**-7,
+}
+
+
+def eps_of(dtype: object) -> float:
+    """The unit round-off of a dtype (or its name): float64's for anything of 64 bits or more
+    (longdouble and byte-swapped float64 included) and for non-float types."""
+    name = str(getattr(dtype, "name", dtype))
+    if name in ROUNDOFF:
+        return ROUNDOFF[name]
+    try:
+        dt = np.dtype(name)
+    except TypeError:
+        return EPS
+    if dt.kind in "fc" and dt.itemsize < (8 if dt.kind == "f" else 16):
+        return ROUNDOFF.get(dt.newbyteorder("=").name, EPS)
+    return EPS
 
 
 def noise_from_values(values: np.ndarray) -> float | None:
@@ -39,8 +63,12 @@ def noise_from_values(values: np.ndarray) -> float | None:
     True
     """
     values = np.asarray(values, dtype=float)
+    # On scaled values: squares of differences of costs near 1e200 would overflow.
+    scale = float(np.max(np.abs(values))) if values.size else 0.0
+    if not (np.isfinite(scale) and scale > 0):
+        return None
     levels, sign_change = [], []
-    table = values
+    table = values / scale
     for k in range(1, values.size - 1):
         table = np.diff(table)
         gamma = factorial(k) ** 2 / factorial(2 * k)
@@ -49,8 +77,19 @@ def noise_from_values(values: np.ndarray) -> float | None:
     for k in range(len(levels) - 2):
         window = levels[k : k + 3]
         if min(window) > 0 and max(window) <= 4 * min(window) and sign_change[k]:
-            return float(levels[k])
+            return float(levels[k]) * scale
     return None
+
+
+def staircase(values: np.ndarray) -> float | None:
+    """The typical jump of a piecewise-constant f seen along the noise line (most consecutive
+    values exactly equal, a few jumps), or None. Jumps of a staircase are not noise: widening
+    the step over them would compare an average slope with the (right) derivative 0."""
+    steps = np.diff(np.asarray(values, dtype=float))
+    jumps = steps[steps != 0]
+    if steps.size < 4 or not jumps.size or jumps.size > steps.size // 2:
+        return None
+    return float(np.median(np.abs(jumps)))
 
 
 def noise_points(
@@ -62,13 +101,15 @@ def noise_points(
     that the smooth part of f changes by about ``δ·|∇f|`` per step, whatever the dimension.
     """
     direction = rng.choice([-1.0, 1.0], size=x.shape) * np.maximum(1.0, np.abs(x))
-    direction /= np.linalg.norm(direction)
+    direction[~np.isfinite(x)] = 0.0  # entries at ±inf (masked logits) are never moved
+    direction /= np.linalg.norm(direction) or 1.0
     return [x + k * spacing * direction for k in range(1, count + 1)]
 
 
-def noise_floor(f0: float) -> float:
-    """Round-off any float64 cost carries: a couple of units in the last place of |f|."""
-    return 2 * EPS * abs(f0)
+def noise_floor(f0: float, eps: float = EPS) -> float:
+    """Round-off any cost carries: a couple of units in the last place of |f| in the precision
+    f computes in (``eps``, float64's unless f is known to compute in less)."""
+    return 2 * eps * abs(f0)
 
 
 class Noise(NamedTuple):
@@ -80,10 +121,20 @@ class Noise(NamedTuple):
     float32: bool
     seen: Seen
     far: np.ndarray | None = None  # the probe line's last point, already known to be safe
+    scale: float = 0.0  # the largest |f| seen on the noise line
+    stair: float | None = None  # the jump of a piecewise-constant f seen on the line
 
     def relative(self, f0: float) -> float:
-        """ε_f relative to |f(x)| (at most 1e-2; ε_f itself when f(x) = 0)."""
-        return min(self.eps_f / abs(f0), 1e-2) if f0 != 0 else max(self.eps_f, EPS)
+        """ε_f relative to the scale of f (at most 1e-2; ε_f itself when f is 0 all along).
+        The scale is |f(x)|, or the largest |f| on the noise line when that is larger: a cost
+        that cancels to round-off at x (Σ x³ on a symmetric grid) says nothing of the step."""
+        scale = max(abs(f0), self.scale)
+        return min(self.eps_f / scale, 1e-2) if scale != 0 else max(self.eps_f, EPS)
+
+    @property
+    def finite(self) -> bool:
+        """Whether ε_f is a number a tolerance can be made of."""
+        return bool(np.isfinite(self.eps_f))
 
 
 def estimate_noise(
@@ -94,18 +145,27 @@ def estimate_noise(
     *,
     spread: float = 0.0,
     needed: bool = True,
+    eps: float = EPS,
 ) -> Noise:
-    """ε_f at x from 8 evaluations along a random line, never below round-off nor below the
-    ``spread`` measured between calls at x. ``needed=False`` (the complex step, whose error is
-    round-off in the derivative) skips the evaluations."""
-    floor = max(noise_floor(f0), spread)
+    """ε_f at x from 8 evaluations along a random line, never below round-off in the precision
+    f computes in (``eps``) nor below the ``spread`` measured between calls at x.
+    ``needed=False`` (the complex step, whose error is round-off in the derivative) skips the
+    evaluations."""
     if not needed:
-        return Noise(floor, None, False, Seen())
+        return Noise(max(noise_floor(f0, eps), spread), None, False, Seen())
     points = noise_points(x, rng)
     line = ev.costs(explicit_points(x, points, "on the noise-probe line"))
     values = np.concatenate([[f0], np.real(line.values)])
-    detected = noise_from_values(values) if np.all(np.isfinite(values)) else None
+    finite = values[np.isfinite(values)]
+    scale = float(np.max(np.abs(finite))) if finite.size else 0.0
+    floor = max(noise_floor(max(abs(f0), scale), eps), spread)
+    stair = staircase(values) if finite.size == values.size else None
+    detected = noise_from_values(values) if finite.size == values.size and not stair else None
     # A float32 computation cast to float64 still returns float32 numbers: noise made of
     # float32 round-off is low precision, not a noisy function.
-    in_float32 = detected is not None and bool(np.all(values.astype(np.float32) == values))
-    return Noise(max(floor, detected or 0.0), detected, in_float32, line.seen, points[-1])
+    with np.errstate(over="ignore"):
+        in_float32 = detected is not None and bool(np.all(values.astype(np.float32) == values))
+    if in_float32:
+        floor = max(floor, noise_floor(scale, ROUNDOFF["float32"]))
+    eps_f = max(floor, detected or 0.0)
+    return Noise(eps_f, detected, in_float32, line.seen, points[-1], scale, stair)

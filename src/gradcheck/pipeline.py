@@ -22,13 +22,13 @@ import numpy as np
 from . import compare
 from ._version import __version__
 from .checkpoint import Checkpoint, fingerprint
-from .compare import Comparison, Tolerances, compare_entries
+from .compare import FLOAT32_EPS, Comparison, Tolerances, compare_entries
 from .diagnose import diagnose, noise_warnings
 from .differences import METHODS, Scheme, choose_steps, positive_step, scheme_of
 from .directional import Context, compare_directions
 from .evaluate import Evaluator, Ledger, Seen, executor_workers
 from .layout import Layout, Order, entry_name
-from .noise import EPS, Noise, estimate_noise, noise_floor
+from .noise import EPS, Noise, eps_of, estimate_noise, noise_floor
 from .probes import (
     Probes,
     determinism,
@@ -98,7 +98,10 @@ def make_settings(
     validate_choice("method", method, METHODS)
     validate_choice("mode", mode, MODES)
     for name, value in (("rtol", rtol), ("atol", atol), ("nondet_tol", nondet_tol)):
-        if value is not None and not (isinstance(value, (int, float)) and value >= 0):
+        real = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(
+            value, (bool, np.bool_)
+        )
+        if value is not None and not (real and value >= 0):
             raise ValueError(f"{name} must be None or a number ≥ 0, got {value!r}.")
     for name, value, least in (("budget", budget, 1), ("workers", workers, 1)):
         if value is not None and not (isinstance(value, (int, np.integer)) and value >= least):
@@ -372,7 +375,9 @@ def _full(
     probes = determinism(ev, problem, probes)
     notes = _attach_checkpoint(ev, problem, settings, probes)
     x, f0, scheme = problem.x, probes.cost, settings.scheme
-    noise = estimate_noise(ev, x, f0, rng, spread=probes.spread, needed=scheme.noise_gain > 0)
+    noise = estimate_noise(
+        ev, x, f0, rng, spread=probes.spread, needed=scheme.noise_gain > 0, eps=probes.eps
+    )
     tol = tolerances(problem, settings, probes, noise)
     if settings.step is None:
         steps = choose_steps(x, scheme, noise.relative(f0))
@@ -398,6 +403,7 @@ def _full(
         describe=partial(entry_name, problem.layout),
         mode=plan.mode,
         midway=midway if plan.entries.size >= MIDWAY_ENTRIES else None,
+        shorten=settings.step is None,
     )
     if not comparison.incomplete:
         found, seen = history(ev, problem, probes, after=ev.calls - probes.calls)
@@ -419,7 +425,7 @@ def _directional(
             f"directional mode uses central differences; method={settings.method!r} was not used.",
         )
     x, f0 = problem.x, probes.cost
-    noise = Noise(noise_floor(f0), None, False, Seen())
+    noise = Noise(noise_floor(f0, precision(problem, probes)), None, False, Seen())
 
     def adopt(found: Noise) -> tuple[float, float, Tolerances]:
         tol = tolerances(problem, settings, probes, found)
@@ -427,7 +433,8 @@ def _directional(
 
     for attempt in range(2):
         eps_f, step, tol = adopt(noise)
-        context = Context(partial(estimate_noise, ev, x, f0, rng, spread=probes.spread), adopt)
+        measure = partial(estimate_noise, ev, x, f0, rng, spread=probes.spread, eps=probes.eps)
+        context = Context(measure, adopt)
         outcome = compare_directions(
             ev,
             x,
@@ -457,16 +464,19 @@ def tolerances(problem: Problem, settings: Settings, probes: Probes, noise: Nois
     return compare.tolerances(
         settings.rtol,
         settings.atol,
-        low_precision=_low_precision(problem, probes, noise),
+        eps=precision(problem, probes, noise),
         analytic=probes.analytic,
         wobble=probes.wobble,
     )
 
 
-def _low_precision(problem: Problem, probes: Probes, noise: Noise) -> bool:
-    """Whether f (or its gradient, or x) is float32 or less: wider default tolerances."""
-    seen = probes.seen | noise.seen
-    return probes.low_precision or noise.float32 or problem.low_precision_x or seen.low_precision
+def precision(problem: Problem, probes: Probes, noise: Noise | None = None) -> float:
+    """The unit round-off of what f computes in: the least precise of x (or ``precision=``),
+    the cost and gradient at x, the costs seen since, and float32 when the noise probe's values
+    are all float32 numbers."""
+    seen = probes.seen | (noise.seen if noise is not None else Seen())
+    eps = max([probes.eps, problem.precision, *(eps_of(d) for d in seen.dtypes)])
+    return max(eps, FLOAT32_EPS) if noise is not None and noise.float32 else eps
 
 
 def _attach_checkpoint(
@@ -505,7 +515,7 @@ def _diagnoses(
         eps_f=noise.eps_f,
         detected=noise.detected,
         f0=probes.cost,
-        low_precision=_low_precision(problem, probes, noise) or seen.low_precision,
+        low_precision=precision(problem, probes, noise) > EPS or seen.low_precision,
     )
     return first + judged.stateful + found + warnings
 

@@ -169,7 +169,7 @@ def step_errors(
     from .evaluate import Evaluator
     from .problem import validate_x
 
-    point, _ = validate_x(x)
+    point = validate_x(x)[0]
     if point.size != report.numeric.size:
         raise ValueError(
             f"x must be the point the report was made at: {report.numeric.size} entries, got "

@@ -25,7 +25,7 @@ from .compare import largest
 from .diagnose import nonfinite_entries
 from .evaluate import Evaluator, Seen, as_scalar
 from .layout import Layout, entry_name
-from .noise import EPS
+from .noise import EPS, eps_of
 from .problem import Problem
 from .report import Diagnosis
 
@@ -43,13 +43,18 @@ class Probes:
 
     cost: float
     analytic: np.ndarray
-    low_precision: bool  # the gradient came in float32 or less
+    eps: float  # unit round-off of what f and the gradient came in (float64's: EPS)
     spread: float  # standard deviation of the cost between calls at x (0: identical)
     wobble: float  # largest variation of a gradient entry between calls at x
     calls: int  # calls made at x
     diagnoses: tuple[Diagnosis, ...]
     notes: tuple[str, ...]
     seen: Seen
+
+    @property
+    def low_precision(self) -> bool:
+        """Whether f, its gradient, x or the caller's ``precision=`` say less than float64."""
+        return self.eps > EPS
 
     @property
     def usable(self) -> bool:
@@ -65,26 +70,42 @@ class Probes:
 
 
 class AtX(NamedTuple):
-    """One call at x, parsed: the real cost, the gradient as a float64 vector, whether it came
-    in low precision, and what the evaluator saw."""
+    """One call at x, parsed: the real cost, the gradient as a float64 vector, the unit
+    round-off of the precision they came in, and what the evaluator saw."""
 
     cost: float
     gradient: np.ndarray
-    low: bool
+    eps: float
     seen: Seen
 
 
-def _call(ev: Evaluator, problem: Problem, where: str) -> AtX:
+def _call(ev: Evaluator, problem: Problem, where: str, grad_first: bool = False) -> AtX:
+    """f at x, and the gradient (``grad=``'s, called first with ``grad_first``: a gradient
+    that only follows f's last call, a cache, is then caught by the history probe)."""
+    early = _gradient(problem, None, where) if grad_first and problem.grad is not None else None
     out = ev.at(problem.x, where)
-    cost = float(np.real(as_scalar(out.cost)))
+    value = as_scalar(out.cost)
+    if isinstance(value, complex):
+        if value.imag != 0:
+            raise TypeError(
+                f"f returned a complex cost ({value:.6g}) at a real point {where}: the cost must "
+                "be real. Return its real part if the imaginary part is round-off."
+            )
+        value = value.real
+    raw, mutated = early if early is not None else _gradient(problem, out.grad, where)
+    gradient = problem.validated(raw)
+    eps = max(eps_of(np.asarray(out.cost).dtype), eps_of(np.asarray(raw).dtype))
+    seen = out.seen | (Seen(mutated_at=f"{where}, by grad") if mutated else Seen())
+    return AtX(float(value), gradient, eps, seen)
+
+
+def _gradient(problem: Problem, from_f: object, where: str) -> tuple[object, bool]:
     try:
-        raw = problem.raw_gradient(out.grad, problem.x)
+        return problem.raw_gradient(from_f, problem.x)
     except Exception as exc:
         if problem.grad is not None:  # the user's grad raised: say where, as for f
             exc.add_note(f"gradcheck: raised while evaluating grad {where}.")
         raise
-    low = np.asarray(raw).dtype in (np.float32, np.float16)
-    return AtX(cost, problem.validated(raw), bool(low), out.seen)
 
 
 def probe(ev: Evaluator, problem: Problem) -> Probes:
@@ -93,7 +114,7 @@ def probe(ev: Evaluator, problem: Problem) -> Probes:
     return Probes(
         cost=first.cost,
         analytic=first.gradient,
-        low_precision=first.low,
+        eps=max(first.eps, problem.precision),
         spread=0.0,
         wobble=0.0,
         calls=1,
@@ -118,7 +139,7 @@ def revisit(ev: Evaluator, problem: Problem, probes: Probes, after: int) -> Prob
 
 
 def _compared(ev: Evaluator, problem: Problem, probes: Probes, other: AtX, what: str) -> Probes:
-    first = AtX(probes.cost, probes.analytic, probes.low_precision, Seen())
+    first = AtX(probes.cost, probes.analytic, probes.eps, Seen())
     seen = probes.seen | other.seen
     calls = [first, other]
     notes, found = list(probes.notes), list(probes.diagnoses)
@@ -143,7 +164,7 @@ def _compared(ev: Evaluator, problem: Problem, probes: Probes, other: AtX, what:
     return Probes(
         cost=probes.cost,
         analytic=probes.analytic,
-        low_precision=probes.low_precision,
+        eps=probes.eps,
         spread=spread,
         wobble=wobble,
         calls=probes.calls + len(calls) - 1,
@@ -174,6 +195,9 @@ def _repeatability(calls: list[AtX], layout: Layout | None) -> tuple[float, floa
                 # Only the first call differs: a cache filled, a warm start settled.
                 return 0.0, 0.0, [_stateful_first(what, values[0], values[1], values[-1])]
             return 0.0, 0.0, [_stateful_trend(what, values)]
+        for period in (2, 3):  # a buffer reused by turns, a toggle: deterministic, not noise
+            if np.all(np.abs(values[period:] - values[:-period]) <= band):
+                return 0.0, 0.0, [_stateful_cycle(what, values, period)]
         repeats = values[2:]
         if np.all(np.abs(repeats - repeats[0]) <= band):
             # Back-to-back calls agree: the differences came from the calls between.
@@ -190,7 +214,12 @@ def history(
     if far is not None:
         seen = ev.at(far, "at a point away from x (history probe)").seen
         after += 1
-    again = _call(ev, problem, f"at x again, after {after} other evaluations (history probe)")
+    again = _call(
+        ev,
+        problem,
+        f"at x again, after {after} other evaluations (history probe)",
+        grad_first=True,  # grad= at x before f at x: a gradient cached by f's last call shows
+    )
     seen = seen | again.seen
     cost_change = abs(again.cost - probes.cost)
     with np.errstate(invalid="ignore"):
@@ -275,12 +304,14 @@ def nondeterminism(probes: Probes, noise_part: float, nondet_tol: float | None) 
 
 
 def mutates_input(where: str) -> Diagnosis:
+    who, _, by = where.rpartition(", by ")
+    name, where = ("grad", who) if by == "grad" else ("f", where)
     return Diagnosis(
         "mutates_input",
-        f"f modified the array it was given (noticed {where}). gradcheck passes copies, so the "
-        "check itself is safe, but code that reuses x after calling f (an optimiser) is not: "
-        "copy x inside f or avoid in-place operations such as x -= ... on it.",
-        headline="f modifies its input",
+        f"{name} modified the array it was given (noticed {where}). gradcheck passes copies, so "
+        "the check itself is safe, but code that reuses x after calling it (an optimiser) is "
+        f"not: copy x inside {name} or avoid in-place operations such as x -= ... on it.",
+        headline=f"{name} modifies its input",
     )
 
 
@@ -310,6 +341,18 @@ def _stateful_trend(what: str, values: np.ndarray) -> Diagnosis:
         f"keeps improving an answer it started from before. Look for {CAUSES}.",
         headline=f"f is stateful (the {what} at x changed by {abs(change):.2g} over "
         f"{values.size} calls)",
+    )
+
+
+def _stateful_cycle(what: str, values: np.ndarray, period: int) -> Diagnosis:
+    shown = ", ".join(f"{v:.10g}" for v in values[: period + 1])
+    return Diagnosis(
+        "stateful",
+        f"f is stateful: at the same x its {what} repeats a cycle of {period} values from call "
+        f"to call ({shown}, …). Something alternates between calls: a buffer reused by turns "
+        f"(returning the same array that the next call overwrites), a toggle. Look for {CAUSES}; "
+        "return a new array from every call.",
+        headline=f"f is stateful (the {what} at x cycles through {period} values)",
     )
 
 

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from .layout import Layout, Order, shape_text
+from .noise import EPS, ROUNDOFF, eps_of
 
 
 @dataclass(frozen=True)
@@ -28,22 +29,30 @@ class Problem:
     layout: Layout | None = None
     vectorized: bool = False  # f takes a (k, n) batch and returns k costs
     notes: tuple[str, ...] = ()  # what validation changed (a float32 x, say)
-    low_precision_x: bool = False
+    precision: float = EPS  # unit round-off of what f computes in, as far as x and the caller say
+
+    @property
+    def low_precision_x(self) -> bool:
+        """Whether x (or the caller's ``precision=``) says f computes in less than float64."""
+        return self.precision > EPS
 
     @property
     def n(self) -> int:
         return self.x.size
 
-    def raw_gradient(self, gradient_from_f: Any, point: np.ndarray) -> Any:
-        """The analytic gradient at ``point`` as given: ``grad``'s, else the one ``f`` returned."""
+    def raw_gradient(self, gradient_from_f: Any, point: np.ndarray) -> tuple[Any, bool]:
+        """The analytic gradient at ``point`` as given: ``grad``'s, else the one ``f`` returned;
+        and whether ``grad`` modified the copy of the point it was handed."""
         if self.grad is not None:
-            return self.grad(point.copy(), *self.args, **self.kwargs)
+            arg = point.copy()
+            raw = self.grad(arg, *self.args, **self.kwargs)
+            return raw, not np.array_equal(arg, point, equal_nan=True)
         if gradient_from_f is None:
             raise TypeError(
                 "f returned only a cost and no grad= was given: pass grad=your_gradient_function, "
                 "or make f return (cost, gradient)."
             )
-        return gradient_from_f
+        return gradient_from_f, False
 
     def validated(self, raw: Any) -> np.ndarray:
         """A gradient as a float64 vector of length n (see :func:`validate_gradient`)."""
@@ -60,6 +69,7 @@ def make_problem(
     blocks: Mapping[str, Any] | Layout | None = None,
     order: Order = "C",
     vectorized: bool = False,
+    precision: Any = None,
 ) -> Problem:
     """Validate the caller's arguments (see :func:`gradcheck.check` for their meaning)."""
     if not callable(f):
@@ -76,7 +86,8 @@ def make_problem(
         )
     if kwargs is not None and not isinstance(kwargs, Mapping):
         raise TypeError(f"kwargs must be a mapping name → value, got {type(kwargs).__name__}.")
-    point, note = validate_x(x)
+    point, note, x_eps = validate_x(x)
+    declared = None if precision is None else precision_of(precision)
     return Problem(
         f=f,
         x=point,
@@ -86,7 +97,7 @@ def make_problem(
         layout=make_layout(blocks, order, point.size),
         vectorized=bool(vectorized),
         notes=(note,) if note else (),
-        low_precision_x=note is not None,
+        precision=max(x_eps, declared or 0.0),
     )
 
 
@@ -96,8 +107,28 @@ def validate_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
         raise ValueError(f"{name} must be one of {choices}, got {value!r}.")
 
 
-def validate_x(x: Any) -> tuple[np.ndarray, str | None]:
-    """A float64 copy of x, and a note when x came in another float dtype."""
+def precision_of(precision: Any) -> float:
+    """The unit round-off of a dtype given by the caller (``precision=``): a NumPy dtype or its
+    name, ``'bfloat16'``, or a torch dtype."""
+    name = str(getattr(precision, "name", None) or precision).removeprefix("torch.")
+    if name in ROUNDOFF:
+        return ROUNDOFF[name]
+    try:
+        dtype = np.dtype(precision)
+    except TypeError:
+        dtype = None
+    if dtype is None or dtype.kind not in "fc":
+        raise TypeError(
+            "precision must be the float dtype f computes in (np.float32, 'float16', "
+            f"'bfloat16', torch.float32, …), got {precision!r}."
+        )
+    return eps_of(dtype)
+
+
+def validate_x(x: Any) -> tuple[np.ndarray, str | None, float]:
+    """A float64 copy of x, a note when x came in another float dtype, and the unit round-off
+    that dtype says f computes in (float64's for float64 in either byte order and for longdouble,
+    which f is evaluated at float64 copies of)."""
     arr = np.asarray(x)
     if arr.dtype.kind in "biu":
         raise TypeError(
@@ -114,9 +145,12 @@ def validate_x(x: Any) -> tuple[np.ndarray, str | None]:
     if arr.size == 0:
         raise ValueError("x must have at least one entry, got an empty array.")
     note = None
-    if arr.dtype != np.float64:
+    if arr.dtype.newbyteorder("=") != np.float64:
         note = f"x was {arr.dtype}; f was evaluated at float64 copies."
-    return arr.astype(np.float64, copy=True), note
+    copy = arr.astype(np.float64, copy=True)
+    if arr.dtype.itemsize > 8 and not np.all(copy[np.isfinite(arr)] == arr[np.isfinite(arr)]):
+        note = f"{note} Some entries of x were rounded to float64."
+    return copy, note, eps_of(arr.dtype)
 
 
 def make_layout(blocks: Mapping[str, Any] | Layout | None, order: Order, n: int) -> Layout | None:
@@ -132,11 +166,15 @@ def make_layout(blocks: Mapping[str, Any] | Layout | None, order: Order, n: int)
 
 
 def validate_gradient(g: Any, n: int) -> np.ndarray:
-    """The gradient as a float64 vector of length n ((n, 1) and (1, n) are flattened)."""
+    """The gradient as a new float64 vector of length n ((n, 1) and (1, n) are flattened): never
+    the caller's memory, so that a buffer f reuses for every call cannot change it later."""
     arr = np.asarray(g)
-    if arr.dtype == object or arr.dtype.kind not in "fiuc":
+    if arr.dtype == object or arr.dtype.kind not in "fiu" or arr.dtype == np.bool_:
+        kind = "complex" if arr.dtype.kind == "c" else "non-numeric"
         raise TypeError(
-            f"the gradient must be a numeric array, got {type(g).__name__} of dtype {arr.dtype}."
+            f"the gradient must be a real float array, got {type(g).__name__} of dtype "
+            f"{arr.dtype} ({kind}). The gradient of a real cost is real: return np.real(g) if "
+            "the imaginary part is round-off, or fix the complex arithmetic."
         )
     if arr.ndim == 2 and 1 in arr.shape:
         arr = arr.ravel()  # MATLAB ports give (n, 1) or (1, n)
@@ -145,4 +183,4 @@ def validate_gradient(g: Any, n: int) -> np.ndarray:
             f"the gradient must have shape ({n},) like x (or ({n}, 1) / (1, {n})), got shape "
             f"{np.shape(g)}. If it is a matrix, unroll it the same way as x."
         )
-    return np.real(arr).astype(np.float64, copy=False)
+    return arr.astype(np.float64, copy=True)

@@ -60,15 +60,20 @@ def headline(report: Report) -> str:
         return found
     if not failing:
         return f"{report.incomplete or 'the check did not finish'}; {found}"
-    first = failing[0]
-    if first.kind not in PROBE_KINDS and wrong:
-        return f"{found} — {first.kind} in {_where(report, first)}"
-    cause = first.headline or f"{first.kind}: {first.message.split('.')[0]}"
-    # f itself is at fault: say so, and what the comparison found nonetheless.
-    compared = report.checked.size or report.mode == "directional"
-    if first.kind in PROBE_KINDS and compared and not wrong:
-        return f"{cause}; {found} within tolerance"
-    return cause
+    # Every failing finding, f's own first (they make the rest less certain), then the gradient's.
+    causes = [
+        d.headline or f"{d.kind}: {d.message.split('.')[0]}"
+        for d in failing
+        if d.kind in PROBE_KINDS or not wrong
+    ]
+    kinds = [f"{d.kind} in {_where(report, d)}" for d in failing if d.kind not in PROBE_KINDS]
+    if wrong:
+        causes.append(f"{found} — {', '.join(kinds)}" if kinds else found)
+    elif (report.checked.size or report.mode == "directional") and all(
+        d.kind in PROBE_KINDS for d in failing
+    ):
+        causes.append(f"{found} within tolerance")
+    return "; ".join(dict.fromkeys(causes))
 
 
 def _where(report: Report, d: Diagnosis) -> str:
