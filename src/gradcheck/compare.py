@@ -41,6 +41,10 @@ if TYPE_CHECKING:  # pragma: no cover
     from .report import Diagnosis
 
 SAFETY = 10.0
+# Directional mode's resolution: an error of RESOLVE·τ in one entry is missed by all three
+# directions with probability at most MISS = (1/RESOLVE + 2^-14)^3 (gradcheck.directional).
+RESOLVE = 100.0
+MISS = 1.1e-6
 FLOAT32_EPS = float(np.finfo(np.float32).eps)
 
 
@@ -104,9 +108,12 @@ def largest(d: np.ndarray, *, finite: bool = False) -> float:
 
 
 def relative_difference(numeric: np.ndarray, analytic: np.ndarray) -> float:
-    """Ng's relative difference ``norm(n − a) / norm(n + a)``."""
-    denom = np.linalg.norm(numeric + analytic)
-    diff = np.linalg.norm(numeric - analytic)
+    """Ng's relative difference ``norm(n − a) / norm(n + a)`` (scaled: no overflow at 1e200)."""
+    scale = max(largest(numeric), largest(analytic))
+    if not (np.isfinite(scale) and scale > 0) or 1e-150 < scale < 1e150:
+        scale = 1.0  # scaled only where squares would overflow or underflow
+    denom = np.linalg.norm((numeric + analytic) / scale)
+    diff = np.linalg.norm((numeric - analytic) / scale)
     return float(diff / denom) if denom > 0 else float(diff)
 
 
@@ -136,6 +143,7 @@ class Comparison:
     notes: tuple[str, ...] = ()
     directions: int = 0
     seen: Seen = field(default_factory=Seen)
+    resolution: float = float("nan")  # directional: smallest single-entry error surely caught
 
     @property
     def incomplete(self) -> bool:

@@ -220,9 +220,11 @@ def _scale(view: View) -> Diagnosis | None:
 
 def scale_factor(a: np.ndarray, n: np.ndarray) -> float | None:
     """Least-squares c in a ≈ c·n, or None when c is 0, ±1 or undefined (other hypotheses)."""
-    nn = float(n @ n)
-    if nn == 0:
+    top = float(np.max(np.abs(n), initial=0.0))
+    if not (np.isfinite(top) and top > 0):
         return None
+    n, a = n / top, a / top  # scaled: squares of 1e200 would overflow
+    nn = float(n @ n)
     factor = float(a @ n) / nn
     if abs(factor) < 1e-3 or abs(abs(factor) - 1) < 1e-3 or (factor < 0 and abs(factor + 1) < 0.05):
         return None
@@ -563,10 +565,28 @@ def kink_warning(kinks: np.ndarray, layout: Layout | None) -> list[Diagnosis]:
 
 
 def noise_warnings(
-    *, eps_f: float, detected: float | None, f0: float, low_precision: bool
+    *,
+    eps_f: float,
+    detected: float | None,
+    f0: float,
+    low_precision: bool,
+    stair: float | None = None,
 ) -> list[Diagnosis]:
-    """The ``precision`` or ``noisy`` warning, when f computes in float32 or is noisy."""
+    """The ``precision`` or ``noisy`` warning, when f computes in float32 or is noisy; the
+    ``kink`` warning of a staircase (f piecewise constant at the scale of the noise probe)."""
     rel = eps_f / abs(f0) if f0 else eps_f
+    if stair is not None:
+        return [
+            Diagnosis(
+                "kink",
+                f"f is piecewise constant near x (a staircase: equal values with jumps of about "
+                f"{stair:.2g} between them, as from round(), floor() or a quantiser). Its "
+                "derivative is 0 between the jumps and undefined at them; the jumps were not "
+                "taken for noise, and the differences were taken between them.",
+                factor=stair,
+                headline="f is piecewise constant (a staircase)",
+            )
+        ]
     if low_precision:
         return [
             Diagnosis(

@@ -58,7 +58,7 @@ from typing import NamedTuple, cast
 import numpy as np
 from scipy.linalg.blas import dasum
 
-from .compare import Comparison, Tolerances, relative_difference, unmoved_note
+from .compare import RESOLVE, Comparison, Tolerances, relative_difference, unmoved_note
 from .diagnose import HYPOTHESES, SLACK, direction_view, first_explanation
 from .differences import SCHEMES
 from .evaluate import Evaluator, Points, Seen
@@ -743,6 +743,7 @@ def _comparison(search: _Search, verdict: list[Group], notes: tuple[str, ...]) -
         notes = (*notes, f"localisation stopped at the evaluation budget ({search.budget}).")
     numbers = np.array([[g.numeric, g.analytic] for g in verdict]).reshape(-1, 2)
     failed = any(g.fails for g in verdict)
+    taus = np.array([g.tolerance for g in verdict])
     return Comparison(
         numeric=numeric,
         error=nothing,
@@ -761,7 +762,18 @@ def _comparison(search: _Search, verdict: list[Group], notes: tuple[str, ...]) -
         notes=notes,
         directions=len(verdict),
         seen=seen,
+        resolution=resolution(taus),
     )
+
+
+def resolution(taus: np.ndarray) -> float:
+    """The smallest error in a single entry with ``|x_i| ≤ 1`` (smaller where |x_i| > 1: the
+    direction carries max(1, |x_i|)) that the verdict's directions miss with probability at most
+    ``MISS``: along each, P(miss) ≤ τ/|δ_j| + 2^-14 (the module docstring), so at
+    ``|δ_j| = RESOLVE·τ`` three directions all miss it with probability ≤ (1e-2 + 2^-14)^3."""
+    if taus.size < DIRECTIONS or not np.all(np.isfinite(taus)):
+        return float("nan")
+    return float(RESOLVE * np.max(taus))
 
 
 def _frontier_diagnosis(search: _Search) -> Diagnosis:

@@ -26,8 +26,14 @@ from .problem import Problem, make_problem
 from .report import Diagnosis, Report
 
 
-def _vector(out: Any, name: str) -> np.ndarray:
-    arr = np.asarray(out, dtype=float)
+def _vector(out: Any, name: str, keep: bool = False) -> np.ndarray:
+    """What ``name`` returned as a 1-D float array: float64, or (``keep``) in its own float
+    dtype, so that a float32 f is judged at float32's noise floor and tolerances."""
+    arr = np.asarray(out)
+    if arr.dtype.kind == "c" or not (arr.dtype.kind in "fiu" or arr.dtype == object):
+        raise TypeError(f"{name} must return a real float array, got dtype {arr.dtype}.")
+    if not (keep and arr.dtype.kind == "f"):
+        arr = arr.astype(float)
     if arr.ndim != 1:
         raise ValueError(f"{name} must return a 1-D array, got shape {arr.shape}.")
     return arr
@@ -66,9 +72,11 @@ class _Weighted:
     def __init__(self, f: Callable[..., Any], weights: _Weights) -> None:
         self.f, self.weights = f, weights
 
-    def __call__(self, p: np.ndarray, *args: Any, **kwargs: Any) -> float:
-        out = _vector(self.f(p, *args, **kwargs), "f")
-        return float(self.weights.of(out.size) @ out)
+    def __call__(self, p: np.ndarray, *args: Any, **kwargs: Any) -> Any:
+        out = _vector(self.f(p, *args, **kwargs), "f", keep=True)
+        value = float(self.weights.of(out.size) @ out.astype(float))
+        # In f's own precision: the check reads the precision of f from the cost's dtype.
+        return value if out.dtype == np.float64 else out.dtype.type(value)
 
 
 class _WeightedBatch:
@@ -88,6 +96,7 @@ class _TransposeTimes:
 
     def __init__(self, form: str, fn: Callable[..., Any], weights: _Weights, n: int) -> None:
         self.form, self.fn, self.weights, self.n = form, fn, weights, n
+        self.wrote_cotangent = False
 
     def __call__(self, p: np.ndarray, *args: Any, **kwargs: Any) -> np.ndarray:
         w = self.weights.w
@@ -100,7 +109,13 @@ class _TransposeTimes:
                 )
             return J.T @ w
         if self.form == "vjp":
-            return _vector(self.fn(p, w, *args, **kwargs), "vjp")
+            # A fresh cotangent per call: a vjp that accumulates into its dout (``dnext_c +=
+            # …``) must not change the next call's; that it wrote into it is noted.
+            dout = w.copy()
+            out = _vector(self.fn(p, dout, *args, **kwargs), "vjp", keep=True)
+            if not np.array_equal(dout, w):
+                self.wrote_cotangent = True
+            return out
         return np.array([w @ _vector(self.fn(p, e, *args, **kwargs), "jvp") for e in np.eye(n)])
 
     def columns(self, p: np.ndarray, cols: np.ndarray, args: tuple, kwargs: Any) -> np.ndarray:
@@ -221,6 +236,18 @@ def _wrong_entries_of_inputs(
     """When inputs were found wrong with no simpler pattern, which outputs: J[k, i] (and what
     the adapter adds at the end)."""
     diagnoses, notes = late_notes(found) if late_notes is not None else ([], [])
+    if transpose.wrote_cotangent:
+        diagnoses.append(
+            Diagnosis(
+                "mutates_input",
+                "your vjp modified its cotangent argument (dout): it accumulates into the array "
+                "it was given (dnext_c += …). gradcheck hands it a fresh copy on every call, so "
+                "its gradient was still judged; code that reuses dout after the call is not "
+                "safe: write into a new array instead.",
+                severity="warning",
+                headline="the vjp modified its dout argument",
+            )
+        )
     first_fail = next((d for d in found.diagnoses if d.severity == "fail"), None)
     if (
         not found.mismatched.size

@@ -178,6 +178,7 @@ def check(
     checkpoint: str | os.PathLike[str] | None = None,
     budget: int | None = None,
     nondet_tol: float | None = None,
+    precision: Any = None,
 ) -> Report:
     """Check an analytic gradient against finite differences, entry by entry.
 
@@ -238,6 +239,12 @@ def check(
         |f(x)| for the cost, to the largest gradient entry for the gradient). None accepts a
         variation while the tolerances it implies stay below a tenth of the gradient's typical
         entry; a larger one makes the check inconclusive (``nondeterministic``, a failure).
+    precision : dtype, optional
+        The precision f computes in, when what it returns does not say (it casts its float32
+        result to a Python float): ``np.float32``, ``'float16'``, ``'bfloat16'``, a torch dtype.
+        The noise floor, steps and default tolerances follow it. By default the least precise
+        of x's dtype, the cost's and the gradient's (float64 in either byte order, and
+        longdouble, count as float64).
 
     Returns
     -------
@@ -282,7 +289,15 @@ def check(
     True
     """
     problem = make_problem(
-        f, x, grad, args=args, kwargs=kwargs, blocks=blocks, order=order, vectorized=vectorized
+        f,
+        x,
+        grad,
+        args=args,
+        kwargs=kwargs,
+        blocks=blocks,
+        order=order,
+        vectorized=vectorized,
+        precision=precision,
     )
     settings = make_settings(
         method=method,
@@ -516,6 +531,7 @@ def _diagnoses(
         detected=noise.detected,
         f0=probes.cost,
         low_precision=precision(problem, probes, noise) > EPS or seen.low_precision,
+        stair=noise.stair,
     )
     return first + judged.stateful + found + warnings
 
@@ -581,6 +597,7 @@ def _report(
         seconds_in_f=ev.seconds_in_f,
         directions=c.directions,
         incomplete=incomplete,
+        resolution=c.resolution,
     )
 
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .compare import MISS
 from .differences import SCHEMES, scheme_of
 from .layout import set_name, shape_text
 
@@ -51,6 +52,7 @@ def headline(report: Report) -> str:
             f"{wrong} wrong entr{'y' if wrong == 1 else 'ies'} found among {n}"
             if wrong
             else f"all {n} entries agree along every direction"
+            + (_resolution(report) if report.ok else "")
         )
     elif wrong:
         found = f"{wrong} of {report.checked.size} entries wrong"
@@ -66,7 +68,11 @@ def headline(report: Report) -> str:
         for d in failing
         if d.kind in PROBE_KINDS or not wrong
     ]
-    kinds = [f"{d.kind} in {_where(report, d)}" for d in failing if d.kind not in PROBE_KINDS]
+    kinds = list(
+        dict.fromkeys(
+            f"{d.kind} in {_where(report, d)}" for d in failing if d.kind not in PROBE_KINDS
+        )
+    )
     if wrong:
         causes.append(f"{found} — {', '.join(kinds)}" if kinds else found)
     elif (report.checked.size or report.mode == "directional") and all(
@@ -74,6 +80,19 @@ def headline(report: Report) -> str:
     ):
         causes.append(f"{found} within tolerance")
     return "; ".join(dict.fromkeys(causes))
+
+
+def _resolution(report: Report) -> str:
+    """What a directional PASS could have missed: the smallest single-entry error it resolves."""
+    r = report.resolution
+    if not np.isfinite(r):
+        return ""
+    top = float(np.max(np.abs(report.analytic), initial=0.0))
+    share = f" = {r / top:.2g} × the largest entry" if top > 0 else ""
+    return (
+        f" (resolution: an error above {r:.2g}{share} in any one entry would have failed, "
+        f"P(miss) ≤ {MISS:.2g}; mode='full' checks each entry)"
+    )
 
 
 def _where(report: Report, d: Diagnosis) -> str:

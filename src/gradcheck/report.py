@@ -129,6 +129,9 @@ class Report:
     seconds_in_f: float = float("nan")
     directions: int = 0  # directional mode: random directions tested for the verdict
     incomplete: str = ""  # why the check could not finish ("" when it did)
+    # directional mode: the smallest error in one entry (with |x_i| ≤ 1) that the verdict's
+    # directions would have caught, except with probability MISS (NaN in full mode)
+    resolution: float = float("nan")
 
     def name(self, i: int) -> str:
         """``Theta2[0, 0]`` with blocks, ``x[17]`` without."""
@@ -198,6 +201,7 @@ class Report:
             "method": self.method,
             "mode": self.mode,
             "directions": int(self.directions),
+            "resolution": json_float(self.resolution),
             "step_policy": self.step_policy,
             "incomplete": self.incomplete or None,
             "noise": json_float(self.noise),

@@ -119,7 +119,7 @@ class _ModuleLoss:
         )
         self.device = self.named[0][1].device  # CPU or CUDA: the model runs where it is
         flat = [p.detach().reshape(-1) for _, p in self.named]
-        self.x0 = torch.cat(flat).cpu().numpy().copy()
+        self.x0 = to_numpy(torch.cat(flat))
 
     def notes(self) -> list[str]:
         if self.dtypes == {self.torch.float64}:
@@ -151,7 +151,7 @@ class _ModuleLoss:
         self.model.zero_grad(set_to_none=True)
         self._set(x).backward()
         grads = [p.grad if p.grad is not None else torch.zeros_like(p) for _, p in self.named]
-        return torch.cat([g.reshape(-1) for g in grads]).cpu().numpy().copy()
+        return to_numpy(torch.cat([g.reshape(-1) for g in grads]))
 
     def single(self, flat: Any) -> Any:
         """The loss for one parameter vector given as a tensor, without touching the model's
@@ -247,7 +247,7 @@ class _Batched:
 
     def _vmapped(self, points: Any) -> np.ndarray:
         with self.torch.no_grad():
-            return self.batched(points).detach().cpu().numpy().copy()
+            return to_numpy(self.batched(points))
 
     def _queued(self, x: np.ndarray, entries: np.ndarray, values: np.ndarray) -> np.ndarray:
         """Losses at x with ``entries`` set to ``values``, one point per pair: the points are
@@ -278,7 +278,7 @@ class _Batched:
             except BaseException:  # the model raised, or Ctrl-C: the rows may hold a batch
                 self._device = None
                 raise
-            return torch.cat(losses).cpu().numpy().copy()
+            return to_numpy(torch.cat(losses))
 
     def _one_at_a_time(self, points: Iterable[np.ndarray]) -> np.ndarray:
         """``serial`` at each point (rows of a batch, or ``Points``: it copies what it reads)."""
@@ -296,7 +296,7 @@ class _Batched:
                 self.works = False
                 return False
             # a function that writes into its input would spoil the kept buffer of points
-            self.changes_input = not np.array_equal(sent.cpu().numpy(), probe)
+            self.changes_input = not np.array_equal(to_numpy(sent), probe)
             want = self._one_at_a_time(probe)
             self.ledger.calls += 2
             same = np.allclose(got, want.reshape(got.shape), rtol=1e-12, atol=0)
@@ -368,7 +368,7 @@ class _FunctionOf:
         self.layout = Layout({self.names[k]: tuple(inputs[k].shape) for k in self.checked})
         self.device = inputs[self.checked[0]].device
         self.x0 = np.concatenate(
-            [inputs[k].detach().double().reshape(-1).cpu().numpy() for k in self.checked]
+            [to_numpy(inputs[k].detach().double().reshape(-1)) for k in self.checked]
         )
         self.base = [
             t.double() if torch.is_tensor(t) and torch.is_floating_point(t) else t for t in inputs
@@ -387,7 +387,7 @@ class _FunctionOf:
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         with self.torch.no_grad():
-            return self.fn(*self.tensors(x)).detach().reshape(-1).cpu().numpy().copy()
+            return to_numpy(self.fn(*self.tensors(x)).reshape(-1))
 
     def vjp(self, x: np.ndarray, w: np.ndarray) -> np.ndarray:
         torch, args = self.torch, self.tensors(x, True)
@@ -399,7 +399,7 @@ class _FunctionOf:
             allow_unused=True,
         )
         parts = [
-            (g if g is not None else torch.zeros_like(args[k])).reshape(-1).detach().cpu().numpy()
+            to_numpy(g.reshape(-1)) if g is not None else np.zeros(args[k].numel())
             for g, k in zip(grads, self.checked, strict=True)
         ]
         return np.concatenate(parts)
@@ -407,6 +407,20 @@ class _FunctionOf:
     def single(self, flat: Any) -> Any:
         """The output for one flat input tensor, flattened: what ``vmap`` batches."""
         return self.fn(*self.tensors(flat)).reshape(-1)
+
+
+def to_numpy(t: Any) -> np.ndarray:
+    """A tensor's values as a new NumPy array on the host, whatever its dtype: bfloat16 (which
+    NumPy lacks) as float32, which holds every bfloat16 exactly; autograd's ZeroTensor (the
+    gradient of an op whose derivative is known to be 0, ``sgn`` of a real input) as zeros."""
+    t = t.detach()
+    if getattr(t, "_is_zerotensor", lambda: False)():
+        return np.zeros(
+            tuple(t.shape), dtype=str(t.dtype).removeprefix("torch.").replace("bfloat16", "float32")
+        )
+    if str(t.dtype) == "torch.bfloat16":
+        t = t.float()
+    return t.cpu().resolve_conj().resolve_neg().numpy().copy()
 
 
 def _input_names(fn: Callable, count: int) -> list[str]:
