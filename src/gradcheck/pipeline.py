@@ -470,6 +470,20 @@ def _directional(
         if not probes.random or any(d.kind == "stateful" for d in probes.diagnoses):
             break
         noise = noise._replace(eps_f=max(noise.eps_f, probes.spread))  # spread is noise: again
+    unsure = comparison.unexplained_failure or comparison.nonfinite_directions
+    if unsure and not comparison.incomplete and 2 * problem.n <= settings.budget:
+        # Directions failed (or left f's domain) and no entry could be isolated: that is no
+        # evidence about any entry. When the budget allows, every entry decides instead.
+        full = _full(ev, problem, settings, probes, Plan("full", np.arange(problem.n)), rng)
+        note = (
+            (
+                "the directional test failed without isolating a wrong entry (a kink, a domain "
+                "edge or an error spread thinly); every entry was checked instead."
+            ),
+        )
+        return full._replace(
+            comparison=replace(full.comparison, notes=note + full.comparison.notes)
+        )
     return Judged(probes, noise, tol, np.array([step]), comparison, [])
 
 
