@@ -19,6 +19,8 @@ Plants (float64, default mode): one entry of a correct gradient scaled by 1.01, 
 zeroed, or moved by 1e-3·|g_i|; caught when that entry is named; a miss counts only when the
 planted error exceeds the entry's stated tolerance (the resolution gradcheck reports).
 
+Needs torch and expecttest (pip install -e ".[dev,bench]"), which op_db imports.
+
 Run:  python benchmarks/opinfo.py [--ops NAME,NAME] [--limit N] [--out benchmarks/results/opinfo]
       (about 15 minutes on 2 vCPUs for the whole database)
 """
