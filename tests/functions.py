@@ -88,7 +88,10 @@ def dask_client(processes):
     )
     with (
         distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=processes, dashboard_address=":0"  # any free port: None still bound 8787
+            n_workers=2,
+            threads_per_worker=1,
+            processes=processes,
+            dashboard_address=":0",  # any free port: None still bound 8787
         ) as cluster,
         distributed.Client(cluster) as client,
     ):

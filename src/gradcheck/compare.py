@@ -34,8 +34,8 @@ import numpy as np
 
 from .differences import Estimate, Scheme, estimate, rescue
 from .evaluate import Evaluator, Seen
-from .layout import entries
-from .noise import EPS
+from .layout import SHOWN, entries
+from .precision import EPS, FLOAT32_EPS
 
 if TYPE_CHECKING:  # pragma: no cover
     from .report import Diagnosis
@@ -45,7 +45,6 @@ SAFETY = 10.0
 # directions with probability at most MISS = (1/RESOLVE + 2^-14)^3 (gradcheck.directional).
 RESOLVE = 100.0
 MISS = 1.1e-6
-FLOAT32_EPS = float(np.finfo(np.float32).eps)
 
 
 @dataclass(frozen=True)
@@ -284,9 +283,8 @@ def _refine(
 
 def unmoved_note(idx: np.ndarray, describe: Callable[[int], str]) -> str:
     """The note for entries where x is ±inf or NaN: never perturbed, not checked."""
-    most = 5
-    shown = ", ".join(describe(int(i)) for i in idx[:most])
-    shown += f" and {idx.size - most} more" if idx.size > most else ""
+    shown = ", ".join(describe(int(i)) for i in idx[:SHOWN])
+    shown += f" and {idx.size - SHOWN} more" if idx.size > SHOWN else ""
     return f"x is not finite at {entries(idx.size)} ({shown}): they were not perturbed, and not checked."
 
 

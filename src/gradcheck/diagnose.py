@@ -34,7 +34,7 @@ from .layout import (
     scope_name,
     set_name,
 )
-from .noise import EPS
+from .precision import EPS
 from .report import Diagnosis
 
 if TYPE_CHECKING:  # pragma: no cover

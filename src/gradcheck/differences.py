@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from .evaluate import Evaluator, Points, Seen
-from .noise import EPS
+from .precision import EPS
 
 COMPLEX_STEP = 1e-20
 

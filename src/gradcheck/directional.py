@@ -63,7 +63,8 @@ from .diagnose import HYPOTHESES, SLACK, direction_view, first_explanation
 from .differences import SCHEMES
 from .evaluate import Evaluator, Points, Seen
 from .layout import Layout, entries, entry_name, set_name
-from .noise import EPS, Noise
+from .noise import Noise
+from .precision import EPS
 from .report import Diagnosis
 
 DIRECTIONS = 3

@@ -30,10 +30,10 @@ from typing import Any, NamedTuple, cast
 import numpy as np
 
 from .checkpoint import Checkpoint, point_key
+from .precision import EPS, eps_of
 
 BATCH = 64  # points per call of a vectorized f
 CHUNK = 1024  # most points in one task on an executor (about four tasks a worker)
-LOW_PRECISION = frozenset({"float32", "float16", "complex64"})
 
 
 class Seen(NamedTuple):
@@ -43,6 +43,7 @@ class Seen(NamedTuple):
     mutated_at: str | None = None  # where f was first seen modifying its input
     interrupted: bool = False  # Ctrl-C stopped the work
     lost: tuple[str, ...] = ()  # points whose evaluation killed a worker, twice
+    grad_mutated_at: str | None = None  # where ``grad=`` was first seen modifying its input
 
     def __or__(self, other: Seen) -> Seen:
         return Seen(
@@ -50,6 +51,7 @@ class Seen(NamedTuple):
             self.mutated_at if self.mutated_at is not None else other.mutated_at,
             self.interrupted or other.interrupted,
             self.lost + other.lost,
+            self.grad_mutated_at if self.grad_mutated_at is not None else other.grad_mutated_at,
         )
 
     @property
@@ -60,7 +62,7 @@ class Seen(NamedTuple):
     @property
     def low_precision(self) -> bool:
         """Whether ``f`` returned costs in a dtype of less than 64 bits."""
-        return bool(self.dtypes & LOW_PRECISION)
+        return any(eps_of(d) > EPS for d in self.dtypes)
 
 
 class Output(NamedTuple):

@@ -20,8 +20,8 @@ from .compare import Tolerances
 from .differences import SCHEMES, choose_steps, coordinate_points
 from .evaluate import Evaluator, Ledger
 from .layout import Layout, Order, entries
-from .noise import EPS
 from .pipeline import Extension, Findings, make_settings, run
+from .precision import EPS
 from .problem import Problem, make_problem
 from .report import Diagnosis, Report
 

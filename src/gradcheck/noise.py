@@ -20,35 +20,10 @@ from typing import TYPE_CHECKING, NamedTuple
 import numpy as np
 
 from .evaluate import Seen, explicit_points
+from .precision import EPS, FLOAT32_EPS
 
 if TYPE_CHECKING:  # pragma: no cover
     from .evaluate import Evaluator
-
-EPS = float(np.finfo(float).eps)  # float64 machine epsilon, shared by the whole package
-# The unit round-off of each float type f may compute in, by name (bfloat16 is not NumPy's).
-ROUNDOFF = {
-    "float64": EPS,
-    "complex128": EPS,
-    "float32": float(np.finfo(np.float32).eps),
-    "complex64": float(np.finfo(np.float32).eps),
-    "float16": float(np.finfo(np.float16).eps),
-    "bfloat16": 2.0**-7,
-}
-
-
-def eps_of(dtype: object) -> float:
-    """The unit round-off of a dtype (or its name): float64's for anything of 64 bits or more
-    (longdouble and byte-swapped float64 included) and for non-float types."""
-    name = str(getattr(dtype, "name", dtype))
-    if name in ROUNDOFF:
-        return ROUNDOFF[name]
-    try:
-        dt = np.dtype(name)
-    except TypeError:
-        return EPS
-    if dt.kind in "fc" and dt.itemsize < (8 if dt.kind == "f" else 16):
-        return ROUNDOFF.get(dt.newbyteorder("=").name, EPS)
-    return EPS
 
 
 def noise_from_values(values: np.ndarray) -> float | None:
@@ -131,11 +106,6 @@ class Noise(NamedTuple):
         scale = max(abs(f0), self.scale)
         return min(self.eps_f / scale, 1e-2) if scale != 0 else max(self.eps_f, EPS)
 
-    @property
-    def finite(self) -> bool:
-        """Whether ε_f is a number a tolerance can be made of."""
-        return bool(np.isfinite(self.eps_f))
-
 
 def estimate_noise(
     ev: Evaluator,
@@ -166,6 +136,6 @@ def estimate_noise(
     with np.errstate(over="ignore"):
         in_float32 = detected is not None and bool(np.all(values.astype(np.float32) == values))
     if in_float32:
-        floor = max(floor, noise_floor(scale, ROUNDOFF["float32"]))
+        floor = max(floor, noise_floor(scale, FLOAT32_EPS))
     eps_f = max(floor, detected or 0.0)
     return Noise(eps_f, detected, in_float32, line.seen, points[-1], scale, stair)

@@ -22,13 +22,14 @@ import numpy as np
 from . import compare
 from ._version import __version__
 from .checkpoint import Checkpoint, fingerprint
-from .compare import FLOAT32_EPS, Comparison, Tolerances, compare_entries
+from .compare import Comparison, Tolerances, compare_entries
 from .diagnose import diagnose, noise_warnings
 from .differences import METHODS, Scheme, choose_steps, positive_step, scheme_of
 from .directional import Context, compare_directions
 from .evaluate import Evaluator, Ledger, Seen, executor_workers
 from .layout import Layout, Order, entry_name
-from .noise import EPS, Noise, eps_of, estimate_noise, noise_floor
+from .noise import Noise, estimate_noise, noise_floor
+from .precision import EPS, FLOAT32_EPS, eps_of
 from .probes import (
     Probes,
     determinism,
@@ -391,7 +392,13 @@ def _full(
     notes = _attach_checkpoint(ev, problem, settings, probes)
     x, f0, scheme = problem.x, probes.cost, settings.scheme
     noise = estimate_noise(
-        ev, x, f0, rng, spread=probes.spread, needed=scheme.noise_gain > 0, eps=probes.eps
+        ev,
+        x,
+        f0,
+        rng,
+        spread=probes.spread,
+        needed=scheme.noise_gain > 0,
+        eps=precision(problem, probes),
     )
     tol = tolerances(problem, settings, probes, noise)
     if settings.step is None:
@@ -434,7 +441,8 @@ def _directional(
     """Directional mode: three directions (noise measured only if a failure is borderline),
     localisation if they fail, then f at x again — the history and determinism probe in one.
     A function found to vary at random is checked again with that spread as its noise."""
-    notes = _attach_checkpoint(ev, problem, settings, probes)
+    kept = _attach_checkpoint(ev, problem, settings, probes)
+    notes = kept
     if settings.method not in ("auto", "central"):
         notes += (
             f"directional mode uses central differences; method={settings.method!r} was not used.",
@@ -448,7 +456,9 @@ def _directional(
 
     for attempt in range(2):
         eps_f, step, tol = adopt(noise)
-        measure = partial(estimate_noise, ev, x, f0, rng, spread=probes.spread, eps=probes.eps)
+        measure = partial(
+            estimate_noise, ev, x, f0, rng, spread=probes.spread, eps=precision(problem, probes)
+        )
         context = Context(measure, adopt)
         outcome = compare_directions(
             ev,
@@ -476,14 +486,11 @@ def _directional(
         # evidence about any entry. When the budget allows, every entry decides instead.
         full = _full(ev, problem, settings, probes, Plan("full", np.arange(problem.n)), rng)
         note = (
-            (
-                "the directional test failed without isolating a wrong entry (a kink, a domain "
-                "edge or an error spread thinly); every entry was checked instead."
-            ),
+            "the directional test failed without isolating a wrong entry (a kink, a domain "
+            "edge or an error spread thinly); every entry was checked instead."
         )
-        return full._replace(
-            comparison=replace(full.comparison, notes=note + full.comparison.notes)
-        )
+        notes = (note, *kept, *full.comparison.notes)
+        return full._replace(comparison=replace(full.comparison, notes=notes))
     return Judged(probes, noise, tol, np.array([step]), comparison, [])
 
 
@@ -501,18 +508,19 @@ def tolerances(problem: Problem, settings: Settings, probes: Probes, noise: Nois
 
 def precision(problem: Problem, probes: Probes, noise: Noise | None = None) -> float:
     """The unit round-off of what f computes in: the least precise of x (or ``precision=``),
-    the cost and gradient at x, the costs seen since, and float32 when the noise probe's values
-    are all float32 numbers."""
+    the cost and gradient at x (both in ``probes.eps``), the costs seen since, and float32 when
+    the noise probe's values are all float32 numbers."""
     seen = probes.seen | (noise.seen if noise is not None else Seen())
-    eps = max([probes.eps, problem.precision, *(eps_of(d) for d in seen.dtypes)])
+    eps = max([probes.eps, *(eps_of(d) for d in seen.dtypes)])  # probes.eps has precision=''s
     return max(eps, FLOAT32_EPS) if noise is not None and noise.float32 else eps
 
 
 def _attach_checkpoint(
     ev: Evaluator, problem: Problem, settings: Settings, probes: Probes
 ) -> tuple[str, ...]:
-    """Open the checkpoint of this problem (keyed by its fingerprint); return its notes."""
-    if settings.checkpoint is None:
+    """Open the checkpoint of this problem (keyed by its fingerprint), once; return its notes
+    (none when it is open already: a full check after a directional attempt keeps it)."""
+    if settings.checkpoint is None or ev.checkpoint is not None:
         return ()
     fp = fingerprint(
         problem.x, settings.key(), __version__, probes.cost, probes.analytic, probes.spread
@@ -526,6 +534,8 @@ def _diagnoses(
 ) -> list[Diagnosis]:
     """In order: what is wrong with f itself, then with the gradient, then warnings."""
     first = list(probes.diagnoses)
+    if seen.grad_mutated_at is not None:
+        first.insert(0, mutates_input(seen.grad_mutated_at, "grad"))
     if seen.mutated_at is not None:
         first.insert(0, mutates_input(seen.mutated_at))
     if judged is None:

@@ -25,7 +25,7 @@ from .compare import largest
 from .diagnose import nonfinite_entries
 from .evaluate import Evaluator, Seen, as_scalar
 from .layout import Layout, entry_name
-from .noise import EPS, eps_of
+from .precision import EPS, eps_of
 from .problem import Problem
 from .report import Diagnosis
 
@@ -95,7 +95,7 @@ def _call(ev: Evaluator, problem: Problem, where: str, grad_first: bool = False)
     raw, mutated = early if early is not None else _gradient(problem, out.grad, where)
     gradient = problem.validated(raw)
     eps = max(eps_of(np.asarray(out.cost).dtype), eps_of(np.asarray(raw).dtype))
-    seen = out.seen | (Seen(mutated_at=f"{where}, by grad") if mutated else Seen())
+    seen = out.seen | (Seen(grad_mutated_at=where) if mutated else Seen())
     return AtX(float(value), gradient, eps, seen)
 
 
@@ -303,9 +303,8 @@ def nondeterminism(probes: Probes, noise_part: float, nondet_tol: float | None) 
     )
 
 
-def mutates_input(where: str) -> Diagnosis:
-    who, _, by = where.rpartition(", by ")
-    name, where = ("grad", who) if by == "grad" else ("f", where)
+def mutates_input(where: str, name: str = "f") -> Diagnosis:
+    """``f`` (or ``grad``) modified the array it was given, noticed ``where``."""
     return Diagnosis(
         "mutates_input",
         f"{name} modified the array it was given (noticed {where}). gradcheck passes copies, so "

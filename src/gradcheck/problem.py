@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from .layout import Layout, Order, shape_text
-from .noise import EPS, ROUNDOFF, eps_of
+from .precision import EPS, eps_of, precision_of
 
 
 @dataclass(frozen=True)
@@ -30,11 +30,6 @@ class Problem:
     vectorized: bool = False  # f takes a (k, n) batch and returns k costs
     notes: tuple[str, ...] = ()  # what validation changed (a float32 x, say)
     precision: float = EPS  # unit round-off of what f computes in, as far as x and the caller say
-
-    @property
-    def low_precision_x(self) -> bool:
-        """Whether x (or the caller's ``precision=``) says f computes in less than float64."""
-        return self.precision > EPS
 
     @property
     def n(self) -> int:
@@ -105,24 +100,6 @@ def validate_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
     """A ValueError naming ``name`` unless ``value`` is one of ``choices``."""
     if value not in choices:
         raise ValueError(f"{name} must be one of {choices}, got {value!r}.")
-
-
-def precision_of(precision: Any) -> float:
-    """The unit round-off of a dtype given by the caller (``precision=``): a NumPy dtype or its
-    name, ``'bfloat16'``, or a torch dtype."""
-    name = str(getattr(precision, "name", None) or precision).removeprefix("torch.")
-    if name in ROUNDOFF:
-        return ROUNDOFF[name]
-    try:
-        dtype = np.dtype(precision)
-    except TypeError:
-        dtype = None
-    if dtype is None or dtype.kind not in "fc":
-        raise TypeError(
-            "precision must be the float dtype f computes in (np.float32, 'float16', "
-            f"'bfloat16', torch.float32, …), got {precision!r}."
-        )
-    return eps_of(dtype)
 
 
 def validate_x(x: Any) -> tuple[np.ndarray, str | None, float]:
