@@ -323,6 +323,7 @@ def test_an_entry_not_finite_at_any_step_is_named_not_checked_and_no_failure():
         ("sqrt 1e-12 from 0", np.sqrt, lambda v: 0.5 / np.sqrt(v), 1e-12),
         ("log 1e-12 from 0", np.log, lambda v: 1 / v, 1e-12),
         ("arcsin 1e-12 from 1", np.arcsin, lambda v: 1 / np.sqrt(1 - v**2), 1 - 1e-12),
+        ("arcsin 1e-9 from 1", np.arcsin, lambda v: 1 / np.sqrt(1 - v**2), 1 - 1e-9),
         ("arcsin at 0.996", np.arcsin, lambda v: 1 / np.sqrt(1 - v**2), 0.996),
         ("arctanh at 0.996", np.arctanh, lambda v: 1 / (1 - v**2), 0.996),
         ("tan near its pole", np.tan, lambda v: 1 / np.cos(v) ** 2, 1.5),

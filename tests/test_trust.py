@@ -237,3 +237,23 @@ def test_the_headline_names_every_failing_finding():
     head = report.summary().splitlines()[0]
     assert "f modifies its input" in head
     assert "8 of 12 entries wrong — zero in" in head
+
+
+def test_a_directional_attempt_that_isolates_nothing_hands_over_to_every_entry(tmp_path):
+    # arcsin 1e-9 from 1: the directions leave the domain; every entry decides instead, on the
+    # same checkpoint (opened once) — a rerun gives the same verdict from it.
+    x = np.array([1 - 1e-9, 0.3, -0.2, 0.5])
+    f = lambda v: float(np.sum(np.arcsin(v)))
+    g = lambda v: 1 / np.sqrt(1 - v**2)
+    path = tmp_path / "ck.jsonl"
+    with np.errstate(invalid="ignore"):
+        first = gradcheck.check(f, x, grad=g, mode="directional", checkpoint=path)
+        again = gradcheck.check(f, x, grad=g, mode="directional", checkpoint=path)
+        wrong = gradcheck.check(f, x, grad=lambda v: g(v) * [1.01, 1, 1, 1], mode="directional")
+    assert first.ok, str(first)
+    assert first.mode == "full"
+    assert any("every entry was checked instead" in n for n in first.notes)
+    assert sum('"format"' in line for line in path.read_text().splitlines()) == 1
+    assert again.ok
+    assert again.evaluations < first.evaluations
+    assert wrong.mismatched.tolist() == [0]

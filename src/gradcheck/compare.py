@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
-from .differences import Estimate, Scheme, estimate, rescue
+from .differences import Estimate, Scheme, estimate, exact_steps, rescue
 from .evaluate import Evaluator, Seen
 from .layout import SHOWN, entries
 from .precision import EPS, FLOAT32_EPS
@@ -306,9 +306,7 @@ def _shorter(
     noise = eps_f * est.roundoff[pos]
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where(np.isfinite(trunc) & (trunc > 0), (noise / (2 * trunc)) ** (1 / 3), 1e-3)
-    target = x[est.idx[pos]]
-    hs = (target + h * np.clip(ratio, 1e-6, 0.5)) - target
-    hs = np.where(hs > 0, hs, h * 1e-3)
+    hs = exact_steps(x[est.idx[pos]], h * np.clip(ratio, 1e-6, 0.5), 2)  # hs and hs/2 exact
     coarse = estimate(ev, x, f0, est.idx[pos], hs, scheme, describe)
     fine = estimate(ev, x, f0, est.idx[pos], hs / 2, scheme, describe)
     refine = scheme.refine if scheme.refine is not None else 1.0

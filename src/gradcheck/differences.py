@@ -300,6 +300,14 @@ def numerical_gradient(
     return estimate(ev, x, f0, idx, np.full(x.size, step), SCHEMES[method]).numeric
 
 
+def exact_steps(at: np.ndarray, h: np.ndarray, parts: int = 1) -> np.ndarray:
+    """Steps rounded to a whole multiple of ``parts`` units in the last place of the points
+    they reach, so that ``at ± h/k`` (k dividing ``parts``) are exact: at steps of 1e-13 the
+    rounding of x + h would otherwise be a relative error of the step itself, times f'."""
+    ulp = np.spacing(np.abs(at) + np.abs(h))
+    return np.maximum(np.round(np.abs(h) / (parts * ulp)), 1.0) * parts * ulp
+
+
 RESCUE_ROUNDS = 12  # a non-finite difference is tried again at steps down to h·10^-11
 
 
@@ -334,7 +342,8 @@ def rescue(
         k = np.flatnonzero(live)
         if not k.size:
             break
-        idx, hk = est.idx[bad[k]], h[k]
+        idx = est.idx[bad[k]]
+        hk = h[k] = exact_steps(x[idx], h[k], 4)  # x ± h, ± h/2, ± h/4 all exact
         fractions = np.array([1.0, 0.5, 0.25])
         signed = np.concatenate([s * f * hk for f in fractions for s in (1.0, -1.0)])
         costs = ev.costs(coordinate_points(x, np.tile(idx, 6), signed, describe))
