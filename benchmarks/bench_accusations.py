@@ -142,7 +142,7 @@ def main():
         rows[-1]["function"] = "SciPy rosen, n=200000, one point, seed 0"
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
     if not a.from_json:
-        Path(a.out + ".json").write_text(json.dumps(rows, indent=1))
+        Path(a.out + ".json").write_text(json.dumps(rows))
     lines = [
         f"{len(rows)} plants, {time.perf_counter() - t0:.0f} s",
         "",

@@ -327,7 +327,7 @@ def main():
                 what = r.get("crash") or r.get("headline")
                 print(f"{rec['op']} {rec['dtype']} n={rec['n']} {mode}: {what}", flush=True)
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(a.out + ".json").write_text(json.dumps(records, indent=1, default=str))
+    Path(a.out + ".json").write_text(json.dumps(records, default=str))
     summary = summarise(records, time.perf_counter() - t0)
     Path(a.out + ".md").write_text(summary)
     print(summary)
