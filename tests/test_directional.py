@@ -69,12 +69,14 @@ def test_one_wrong_entry_in_a_million_in_at_most_60_calls():
     assert report.evaluations <= 60
 
 
-def test_three_wrong_entries_in_1e5_in_at_most_120_calls():
+def test_three_wrong_entries_in_1e5_in_at_most_130_calls():
     planted = ((17, 0.5), (50_000, -1.0), (99_998, 2e-3))
     f, w = functions.logistic_regression(100_000, 50, planted=planted)
     report = gradcheck.check(f, w, mode="directional")
     assert report.mismatched.tolist() == [17, 50_000, 99_998]
-    assert report.evaluations <= 120
+    # Each isolated entry is judged on its own before it is named (estimate, half step, the
+    # staircase test: 6 calls): evidence about that entry, not only about its directions.
+    assert report.evaluations <= 130
 
 
 def _full_size(weights_path, bug):
@@ -192,7 +194,7 @@ def test_the_points_and_sums_of_a_direction_match_its_values():
     rng = np.random.default_rng(3)
     n = 80_000
     x, a = 3 * rng.standard_normal(n), rng.standard_normal(n)
-    tester = _Tester(Evaluator(lambda p: 0.0), x, a, 1e-16, 1e-5, Tolerances(1e-6, 0.0))
+    tester = _Tester(Evaluator(lambda p: 0.0), x, 0.0, a, 1e-16, 1e-5, Tolerances(1e-6, 0.0))
     root = Root(slice(0, n), n, seed=11)
     for positions in (slice(0, n), slice(1_001, 70_000), np.array([5, 17, 79_999, 40_000])):
         plus, minus, (av, norm, weight, _) = tester._points(root, positions, 0.25)

@@ -28,11 +28,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, NamedTuple, cast
 
 import numpy as np
 
-from .differences import Estimate, Scheme, estimate, exact_steps, rescue
+from .differences import Estimate, Scheme, coordinate_points, estimate, exact_steps, rescue
 from .evaluate import Evaluator, Seen
 from .layout import SHOWN, entries
 from .precision import EPS, FLOAT32_EPS
@@ -136,9 +136,11 @@ class Comparison:
     mode: str
     patterns: tuple[Diagnosis, ...] = ()  # named while comparing (directional mode)
     kinks: np.ndarray = field(default_factory=lambda: np.array([], dtype=np.intp))
+    stairs: np.ndarray = field(default_factory=lambda: np.array([], dtype=np.intp))  # f flat
     nonfinite: np.ndarray = field(default_factory=lambda: np.array([], dtype=np.intp))
     nonfinite_directions: bool = False  # f not finite along some random direction
     unexplained_failure: bool = False  # directions failed, yet nothing was isolated
+    stair: float | None = None  # directional: a jump seen along a direction (f is a staircase)
     notes: tuple[str, ...] = ()
     directions: int = 0
     seen: Seen = field(default_factory=Seen)
@@ -156,7 +158,7 @@ def compare_entries(
     analytic: np.ndarray,
     *,
     idx: np.ndarray,
-    steps: np.ndarray,
+    steps: np.ndarray | Callable[[np.ndarray], np.ndarray],
     scheme: Scheme,
     eps_f: float,
     tol: Tolerances,
@@ -165,79 +167,174 @@ def compare_entries(
     midway: Callable[[], Seen] | None = None,
     shorten: bool = True,
 ) -> Comparison:
-    """Estimate each entry of ``idx``, compare it within the error model, refine the suspicious.
+    """Estimate each entry of ``idx``, compare it within the error model, refine the suspicious
+    (:func:`judge_entries`), as per-entry arrays of n for the report."""
+    j = judge_entries(
+        ev,
+        x,
+        f0,
+        analytic,
+        idx=idx,
+        steps=steps,
+        scheme=scheme,
+        eps_f=eps_f,
+        tol=tol,
+        describe=describe,
+        midway=midway,
+        shorten=shorten,
+    )
+    n = x.size
+    numeric, error, step, tolerance = (np.full(n, np.nan) for _ in range(4))
+    numeric[j.idx], error[j.idx], step[j.idx] = j.numeric, j.error, j.step
+    tolerance[j.idx] = j.tolerance
+    notes: tuple[str, ...] = ()
+    if j.seen.incomplete:
+        why = "interrupted" if j.seen.interrupted else "a worker process died"
+        notes = (f"{why}: {j.checked.size} of {j.planned} entries were checked.",)
+    if j.fixed_x.size:
+        notes += (unmoved_note(j.fixed_x, describe),)
+    return Comparison(
+        numeric=numeric,
+        error=error,
+        tolerance=tolerance,
+        step=step,
+        checked=j.checked,
+        localised=j.mismatched,
+        mismatched=j.mismatched,
+        relative_difference=relative_difference(numeric[j.checked], analytic[j.checked]),
+        mode=mode,
+        kinks=j.kinks,
+        stairs=j.stairs,
+        nonfinite=j.nonfinite,
+        notes=notes,
+        seen=j.seen,
+    )
 
+
+class Judgement(NamedTuple):
+    """Entries judged one by one: the numbers on ``idx`` (sorted; x finite there) and, as
+    entry numbers, which were checked, found wrong, at a kink, on a staircase, not finite."""
+
+    idx: np.ndarray
+    numeric: np.ndarray
+    error: np.ndarray
+    step: np.ndarray
+    tolerance: np.ndarray
+    checked: np.ndarray
+    mismatched: np.ndarray
+    kinks: np.ndarray
+    stairs: np.ndarray
+    nonfinite: np.ndarray
+    fixed_x: np.ndarray  # x is ±inf or NaN there: not perturbed
+    planned: int
+    seen: Seen
+
+
+def judge_entries(
+    ev: Evaluator,
+    x: np.ndarray,
+    f0: float,
+    analytic: np.ndarray,
+    *,
+    idx: np.ndarray,
+    steps: np.ndarray | Callable[[np.ndarray], np.ndarray],
+    scheme: Scheme,
+    eps_f: float,
+    tol: Tolerances,
+    describe: Callable[[int], str],
+    midway: Callable[[], Seen] | None = None,
+    shorten: bool = True,
+) -> Judgement:
+    """Estimate each entry of ``idx``, compare it within the error model, refine the suspicious;
+    memory in proportion to ``idx``, not to x.
+
+    ``steps``: a step per entry of x, or a function giving the steps of the entries it is given.
     ``midway``, when given, runs between the two halves of the entries (the history probe of a
     long run) and returns what its evaluations showed. ``shorten``: a suspicious entry whose
     truncation error dominates the noise is estimated again at the step that balances the two
     (False keeps the caller's step, as given).
     """
-    n, planned = x.size, idx.size
+    planned, idx = idx.size, np.sort(idx)
     fixed_x = idx[~np.isfinite(x[idx])]  # ±inf or NaN in x: nothing to perturb
     idx = idx[np.isfinite(x[idx])]
     est = _estimate_all(ev, x, f0, idx, steps, scheme, describe, midway)
     est, rescued = rescue(ev, x, f0, est, eps_f, describe)
     idx = est.idx
-    numeric, error, step = np.full(n, np.nan), np.full(n, np.nan), np.full(n, np.nan)
-    numeric[idx], step[idx] = est.numeric, est.step
-    error[idx] = est.error(eps_f, scheme.relative_error)
-    done = idx[np.isfinite(numeric[idx])] if est.seen.incomplete else idx
-    finite = np.isfinite(numeric[done]) & np.isfinite(analytic[done])
+    judge = _Judge(
+        idx,
+        est.numeric.copy(),
+        est.error(eps_f, scheme.relative_error),
+        est.step.copy(),
+        np.full(idx.size, np.nan),
+        analytic,
+        tol,
+    )
+    done = idx[np.isfinite(est.numeric)] if est.seen.incomplete else idx
+    finite = np.isfinite(judge.get("numeric", done)) & np.isfinite(analytic[done])
     checked = done[finite]
-    nonfinite = done[~np.isfinite(numeric[done])]
-
-    judge = _Judge(numeric, error, step, np.full(n, np.nan), analytic, tol)
+    nonfinite = done[~np.isfinite(judge.get("numeric", done))]
     suspicious = checked[judge.wrong(checked)]
     measured = np.isin(suspicious, idx[rescued])  # rescued: their truncation is measured already
     rescued_wrong, suspicious = suspicious[measured], suspicious[~measured]
-    kinks = np.array([], dtype=np.intp)
+    kinks = stairs = np.array([], dtype=np.intp)
     seen = est.seen
     if suspicious.size and scheme.refine is not None and not est.seen.incomplete:
-        suspicious, kinks, seen = _refine(
+        suspicious, kinks, stairs, seen = _refine(
             ev, x, f0, est, suspicious, judge, scheme, eps_f, describe, shorten
         )
         seen = est.seen | seen
     mismatched = np.sort(np.concatenate([suspicious, rescued_wrong]))
-    notes: tuple[str, ...] = ()
-    if seen.incomplete:
-        why = "interrupted" if seen.interrupted else "a worker process died"
-        notes = (f"{why}: {checked.size} of {planned} entries were checked.",)
-    if fixed_x.size:
-        notes += (unmoved_note(fixed_x, describe),)
-
-    return Comparison(
-        numeric=numeric,
-        error=error,
-        tolerance=judge.tolerance,
-        step=step,
-        checked=checked,
-        localised=mismatched,
-        mismatched=mismatched,
-        relative_difference=relative_difference(numeric[checked], analytic[checked]),
-        mode=mode,
-        kinks=kinks,
-        nonfinite=nonfinite,
-        notes=notes,
-        seen=seen,
+    return Judgement(
+        idx,
+        judge.numeric,
+        judge.error,
+        judge.step,
+        judge.tolerance,
+        checked,
+        mismatched,
+        kinks,
+        stairs,
+        nonfinite,
+        fixed_x,
+        planned,
+        seen,
     )
+
+
+class Refined(NamedTuple):
+    """What refining the suspicious entries found: those still wrong, the kinks, the stairs."""
+
+    wrong: np.ndarray
+    kinks: np.ndarray
+    stairs: np.ndarray
+    seen: Seen
 
 
 @dataclass(frozen=True)
 class _Judge:
-    """The per-entry arrays of a comparison and the error model that judges them."""
+    """The per-entry arrays of a comparison, on the entries ``idx`` (sorted), and the error
+    model that judges them. Read and written by entry number (:meth:`get`, :meth:`set`)."""
 
+    idx: np.ndarray
     numeric: np.ndarray
     error: np.ndarray
     step: np.ndarray
     tolerance: np.ndarray  # filled in as entries are judged
-    analytic: np.ndarray
+    analytic: np.ndarray  # all of the gradient, by entry number
     tol: Tolerances
+
+    def get(self, name: str, entries: np.ndarray) -> np.ndarray:
+        return cast(np.ndarray, getattr(self, name))[np.searchsorted(self.idx, entries)]
+
+    def set(self, name: str, entries: np.ndarray, values: np.ndarray | float) -> None:
+        cast(np.ndarray, getattr(self, name))[np.searchsorted(self.idx, entries)] = values
 
     def wrong(self, entries: np.ndarray) -> np.ndarray:
         """Judge ``entries`` by the error model (their tolerance kept): which are outside it."""
-        a, d = self.analytic[entries], self.numeric[entries]
-        self.tolerance[entries] = self.tol.allowed(noise=self.error[entries], analytic=a, numeric=d)
-        return np.abs(a - d) > self.tolerance[entries]
+        a, d = self.analytic[entries], self.get("numeric", entries)
+        allowed = self.tol.allowed(noise=self.get("error", entries), analytic=a, numeric=d)
+        self.set("tolerance", entries, allowed)
+        return np.abs(a - d) > allowed
 
 
 def _refine(
@@ -251,7 +348,7 @@ def _refine(
     eps_f: float,
     describe: Callable[[int], str],
     shorten: bool,
-) -> tuple[np.ndarray, np.ndarray, Seen]:
+) -> Refined:
     """Suspicious entries estimated again at half the step: the change measures their
     truncation error, and one-sided differences at both steps reveal kinks. Where the truncation
     dominates the noise (a pole near x, a cost at round-off at x) the step was too long: with
@@ -261,24 +358,73 @@ def _refine(
     half = estimate(ev, x, f0, suspicious, est.step[pos] / 2, scheme, describe)
     seen = half.seen
     trunc = cast(float, scheme.refine) * np.abs(est.numeric[pos] - half.numeric)
-    judge.error[suspicious] = eps_f * est.roundoff[pos] + trunc
+    judge.set("error", suspicious, eps_f * est.roundoff[pos] + trunc)
     still = judge.wrong(suspicious)
-    long = still | ~np.isfinite(trunc)
-    long &= ~(trunc <= judge.tol.safety * eps_f * est.roundoff[pos])  # NaN: a side left the domain
+    # The truncation error dominates the noise (NaN: a side left the domain): the step was too
+    # long for this entry, whether or not the truncation now covers the disagreement.
+    long = ~(trunc <= judge.tol.safety * eps_f * est.roundoff[pos])
+    stairs = np.array([], dtype=np.intp)
     if shorten and np.any(long) and not seen.incomplete:
-        shorter, more = _shorter(ev, x, f0, est, pos[long], trunc[long], eps_f, scheme, describe)
+        shorter, flat, more = _shorter(
+            ev, x, f0, est, pos[long], trunc[long], eps_f, scheme, describe
+        )
         seen = seen | more
         keep = np.isfinite(shorter.numeric)
         at = suspicious[long][keep]
-        judge.numeric[at], judge.step[at] = shorter.numeric[keep], shorter.step[keep]
-        judge.error[at] = shorter.error(eps_f, scheme.relative_error)[keep]
+        judge.set("numeric", at, shorter.numeric[keep])
+        judge.set("step", at, shorter.step[keep])
+        judge.set("error", at, shorter.error(eps_f, scheme.relative_error)[keep])
         still[np.flatnonzero(long)[keep]] = judge.wrong(at)
+        stairs = suspicious[long][flat]
+    if scheme.sees_kinks and np.any(still) and not seen.incomplete:
+        # Before accusing: is f flat at x? (a staircase finer than the step, a flat piece)
+        flat, wrong, more = _flat(ev, x, f0, suspicious[still], judge, eps_f, describe)
+        seen = seen | more
+        stairs = np.union1d(stairs, flat)
+        still[np.isin(suspicious, flat[~wrong])] = False
     kinks = np.array([], dtype=np.intp)
     if scheme.sees_kinks:
         is_kink = _kinks(judge.analytic[suspicious], f0, est, pos, half, eps_f, judge.tol.safety)
+        is_kink &= ~np.isin(suspicious, stairs)
         kinks = suspicious[still & is_kink]
         still &= ~is_kink
-    return suspicious[still], kinks, seen
+    return Refined(suspicious[still], kinks, stairs, seen)
+
+
+def _flat(
+    ev: Evaluator,
+    x: np.ndarray,
+    f0: float,
+    idx: np.ndarray,
+    judge: _Judge,
+    eps_f: float,
+    describe: Callable[[int], str],
+) -> tuple[np.ndarray, np.ndarray, Seen]:
+    """The entries of ``idx`` along which f is locally constant at x, from f at x ± t/2 and
+    x ± t, with t short enough that the measured slope moves f by 4·ε_f over t — and so by at
+    least 2·ε_f, more than any rounding, between any two of x, x + t/2 and x + t. Two equal
+    values on each side are then no slope: a staircase finer than the step (``round(x, 3)``)
+    or a constant piece the step reached beyond. A kink at x (flat on one side only) is not.
+    Their derivative is 0: the judge's numbers are set to it and judged (returned: the flat
+    entries, which of them are still wrong, what the calls showed)."""
+    slope = np.abs(judge.get("numeric", idx))
+    with np.errstate(divide="ignore", invalid="ignore"):  # slope 0: t is the step's quarter
+        t = np.fmin(4 * eps_f / slope, np.abs(judge.get("step", idx)) / 4)
+    # t/2 at least 4 units in float32's last place of x: a function that rounds x to float32
+    # still sees every point as a different one.
+    t = exact_steps(x[idx], np.maximum(t, 8 * FLOAT32_EPS * np.abs(x[idx])), 2)
+    signed = np.concatenate([t, -t, t / 2, -t / 2])
+    costs = ev.costs(coordinate_points(x, np.tile(idx, 4), signed, describe))
+    up, down, up2, down2 = np.real(costs.values).reshape(4, idx.size)
+    flat = ((up == f0) | (up2 == f0) | (up == up2)) & (
+        (down == f0) | (down2 == f0) | (down == down2)
+    )
+    flat &= slope * t / 2 >= eps_f
+    at = idx[flat]
+    judge.set("numeric", at, 0.0)
+    judge.set("step", at, t[flat])
+    judge.set("error", at, eps_f / t[flat])
+    return at, judge.wrong(at), costs.seen
 
 
 def unmoved_note(idx: np.ndarray, describe: Callable[[int], str]) -> str:
@@ -298,10 +444,14 @@ def _shorter(
     eps_f: float,
     scheme: Scheme,
     describe: Callable[[int], str],
-) -> tuple[Estimate, Seen]:
+) -> tuple[Estimate, np.ndarray, Seen]:
     """Entries ``est.idx[pos]`` estimated again at the step that balances their measured
     truncation error against the noise, ``h* = h·(gain·ε_f/h / (2·truncation))^(1/3)``, with the
-    truncation error measured again there (h* and h*/2)."""
+    truncation error measured again there (h* and h*/2).
+
+    Also returns which of them are on a staircase (``round``, ``floor``, a quantiser): f exactly
+    equal to f(x) on both sides at h* and h*/2, where the long step saw a jump large enough that
+    any slope would still show at h* above the noise. Their derivative is 0, as estimated."""
     h = est.step[pos]
     noise = eps_f * est.roundoff[pos]
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -311,7 +461,16 @@ def _shorter(
     fine = estimate(ev, x, f0, est.idx[pos], hs / 2, scheme, describe)
     refine = scheme.refine if scheme.refine is not None else 1.0
     out = replace(fine, truncation=refine * np.abs(coarse.numeric - fine.numeric))
-    return out, coarse.seen | fine.seen
+    jump = np.maximum(np.abs(est.f_plus[pos] - f0), np.abs(f0 - est.f_minus[pos]))
+    unmoved = (coarse.f_plus == f0) & (coarse.f_minus == f0)
+    unmoved &= (fine.f_plus == f0) & (fine.f_minus == f0)
+    # A slope would move f by about jump·h*/h at h*; and h* is above float32's resolution of x,
+    # so that a function that rounds x to float32 is not mistaken for a staircase.
+    visible = (jump * hs / np.abs(h) > SAFETY * eps_f) & (
+        hs > 64 * FLOAT32_EPS * np.maximum(1.0, np.abs(x[est.idx[pos]]))
+    )
+    flat = unmoved & visible
+    return out, flat, coarse.seen | fine.seen
 
 
 def _estimate_all(
@@ -319,17 +478,18 @@ def _estimate_all(
     x: np.ndarray,
     f0: float,
     idx: np.ndarray,
-    steps: np.ndarray,
+    steps: np.ndarray | Callable[[np.ndarray], np.ndarray],
     scheme: Scheme,
     describe: Callable[[int], str],
     midway: Callable[[], Seen] | None,
 ) -> Estimate:
     """Every entry of ``idx`` estimated, with ``midway`` run between the two halves."""
+    step_of = steps if callable(steps) else steps.__getitem__
     cut = idx.size // 2 if midway is not None else idx.size
-    est = estimate(ev, x, f0, idx[:cut], steps[idx[:cut]], scheme, describe)
+    est = estimate(ev, x, f0, idx[:cut], step_of(idx[:cut]), scheme, describe)
     if midway is not None and cut < idx.size and not est.seen.incomplete:
         est = replace(est, seen=est.seen | midway())
-        est = est.join(estimate(ev, x, f0, idx[cut:], steps[idx[cut:]], scheme, describe))
+        est = est.join(estimate(ev, x, f0, idx[cut:], step_of(idx[cut:]), scheme, describe))
     return est
 
 

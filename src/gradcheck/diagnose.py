@@ -510,7 +510,8 @@ def diagnose(
                 headline="the directional test failed, but no wrong entry could be isolated",
             )
         )
-    return [_with_order_hint(d, layout) for d in found], kink_warning(c.kinks, layout)
+    warnings = kink_warning(c.kinks, layout) + stair_warning(c.stairs, layout)
+    return [_with_order_hint(d, layout) for d in found], warnings
 
 
 def _with_order_hint(d: Diagnosis, layout: Layout | None) -> Diagnosis:
@@ -564,6 +565,25 @@ def kink_warning(kinks: np.ndarray, layout: Layout | None) -> list[Diagnosis]:
     ]
 
 
+def stair_warning(stairs: np.ndarray, layout: Layout | None) -> list[Diagnosis]:
+    """The ``kink`` warning for entries along which f is a staircase (none if no entries)."""
+    if not stairs.size:
+        return []
+    return [
+        Diagnosis(
+            "kink",
+            f"f is piecewise constant along {entry_names(layout, stairs)} (a staircase, as from "
+            "round(), floor() or a quantiser, or a flat piece): the first step crossed a jump, "
+            "while at a shorter step f did not change at all. Its derivative there is 0, and "
+            f"your gradient was compared with 0 on {entries(stairs.size)}; a straight-through "
+            "estimate is not a derivative and cannot be checked by differences.",
+            block=layout.block_of(stairs) if layout is not None else None,
+            indices=stairs,
+            headline=f"f is piecewise constant along {entries(stairs.size)} (a staircase)",
+        )
+    ]
+
+
 def noise_warnings(
     *,
     eps_f: float,
@@ -575,8 +595,9 @@ def noise_warnings(
     """The ``precision`` or ``noisy`` warning, when f computes in float32 or is noisy; the
     ``kink`` warning of a staircase (f piecewise constant at the scale of the noise probe)."""
     rel = eps_f / abs(f0) if f0 else eps_f
+    stairs = []
     if stair is not None:
-        return [
+        stairs = [
             Diagnosis(
                 "kink",
                 f"f is piecewise constant near x (a staircase: equal values with jumps of about "
@@ -589,22 +610,24 @@ def noise_warnings(
         ]
     if low_precision:
         return [
+            *stairs,
             Diagnosis(
                 "precision",
                 f"f seems to compute in low precision (float32 or less; relative noise "
                 f"{rel:.2g}): steps and tolerances were widened to match, so only errors well "
                 "above float32 round-off are reported. Check in float64 for a sharper verdict.",
                 factor=eps_f,
-            )
+            ),
         ]
     if detected is not None and rel > 1e3 * EPS:
         return [
+            *stairs,
             Diagnosis(
                 "noisy",
                 f"f is noisy at the level ε_f ≈ {eps_f:.2g} (relative {rel:.2g}); the steps were "
                 "enlarged to keep the noise from swamping the differences, and tolerances "
                 "widened.",
                 factor=eps_f,
-            )
+            ),
         ]
-    return []
+    return stairs

@@ -58,7 +58,14 @@ from typing import NamedTuple, cast
 import numpy as np
 from scipy.linalg.blas import dasum
 
-from .compare import RESOLVE, Comparison, Tolerances, relative_difference, unmoved_note
+from .compare import (
+    RESOLVE,
+    Comparison,
+    Tolerances,
+    judge_entries,
+    relative_difference,
+    unmoved_note,
+)
 from .diagnose import HYPOTHESES, SLACK, direction_view, first_explanation
 from .differences import SCHEMES
 from .evaluate import Evaluator, Points, Seen
@@ -244,11 +251,13 @@ class _Tester:
 
     ev: Evaluator
     x: np.ndarray
+    f0: float
     analytic: np.ndarray
     eps_f: float
     step: float
     tol: Tolerances
     seen: Seen = field(default_factory=Seen)
+    stair: float | None = None  # a jump of f seen along a direction: f is a staircase
     _draw: np.ndarray | None = None  # n entries, reused for the directions projected on
 
     def draw(self, root: Root, positions: Positions) -> np.ndarray:
@@ -332,6 +341,17 @@ class _Tester:
         rounding = 100 * EPS * math.sqrt(_size(positions)) * norm
         return plus, minus, (sums[1] / step, norm, sums[0] / step, rounding)
 
+    def _stairs(self, long: np.ndarray, short: np.ndarray, steps: np.ndarray) -> np.ndarray:
+        """Record a staircase (``round``, ``floor``, a quantiser): f exactly equal at x ± s·v for
+        a shorter step s where the slope the long step measured would have moved it well above
+        the noise. ``stair`` keeps the largest such change (the size of a jump). Returns which
+        directions are flat."""
+        change = 2 * np.abs(long) * steps
+        flat = (short == 0) & (change > self.tol.safety * self.eps_f)
+        if np.any(flat):
+            self.stair = max(self.stair or 0.0, float(np.max(change[flat])))
+        return flat
+
     def test(self, specs: Sequence[Spec], refine: str = "all") -> list[Group]:
         """Each group's numbers and tolerance; failing ones refined at half the step (``refine``:
         'all' failing groups, the 'worst', or 'none')."""
@@ -360,17 +380,16 @@ class _Tester:
             half = self.differences([specs[int(k)] for k in bad], steps[bad] / 2)
             change[bad] = np.abs(d[bad] - half)
             trunc = REFINE * change[bad]
-            # Passing only thanks to a truncation error above the noise: the step was too long
-            # along these directions; estimate them again at the step that balances the two.
-            long = (np.abs(d[bad] - a[bad]) <= allowed(bad, trunc)) & (
-                trunc > self.tol.safety * self.eps_f / steps[bad]
-            )
+            # A truncation error above the noise: the step was too long along these directions
+            # (a pole, a jump); estimate them again at the step that balances the two.
+            long = trunc > self.tol.safety * self.eps_f / steps[bad]
             if np.any(long):
                 k = bad[long]
                 ratio = (self.eps_f / (2 * trunc[long] * steps[k])) ** (1 / 3)
                 shorter = steps[k] * np.clip(ratio, 1e-6, 0.5)
-                d[k] = self.differences([specs[int(j)] for j in k], shorter)
-                trunc[long] *= (shorter / steps[k]) ** 2
+                before, d[k] = d[k], self.differences([specs[int(j)] for j in k], shorter)
+                flat = self._stairs(before, d[k], shorter)
+                trunc[long] *= np.where(flat, 0.0, (shorter / steps[k]) ** 2)  # flat: exact 0
                 steps[k] = shorter
             tol[bad] = allowed(bad, trunc)
         return [
@@ -414,6 +433,8 @@ class _Search:
     complete: bool = True
     census: tuple[int, int] | None = None  # (cells, failing cells) at the deepest level searched
     fixed: np.ndarray = field(default_factory=lambda: np.array([], dtype=np.intp))  # x not finite
+    kinks: np.ndarray = field(default_factory=lambda: np.array([], dtype=np.intp))
+    stairs: np.ndarray = field(default_factory=lambda: np.array([], dtype=np.intp))
 
     @property
     def n(self) -> int:
@@ -451,6 +472,8 @@ class _Search:
             if eps_f > 2 * self.tester.eps_f or tol != self.tester.tol:
                 self.tester.eps_f, self.tester.step, self.tester.tol = eps_f, step, tol
                 groups = self.tester.test(specs, refine="worst")
+        if self.tester.stair is not None and any(g.fails for g in groups):
+            groups = self.tester.test(specs, refine="all")  # jumps: every direction shortened
         return groups
 
     def explain(
@@ -631,21 +654,42 @@ class _Search:
         return True
 
     def confirm(self) -> None:
-        """Each newly isolated entry, estimated again at half the step: an error that is
-        truncation (a strongly curved f) is not reported. Within the budget, the least certain
-        first; the others keep the test they failed."""
+        """Each newly isolated entry judged on its own by the per-entry error model
+        (:func:`gradcheck.compare.compare_entries`: refined at half its step, shortened where
+        its truncation dominates, tested for a staircase and a kink): an entry is named wrong
+        only on evidence about that entry. Within the budget (about 8 calls an entry), the least
+        certain first; the others keep the test they failed."""
         pending, self.pending = sorted(self.pending, key=lambda g: g.ratio), []
-        affordable = max(0, (self.budget - self.tester.ev.calls) // 2)
+        affordable = max(0, (self.budget - self.tester.ev.calls) // 8)
         checked, self.found = pending[:affordable], self.found + pending[affordable:]
         if not checked:
             return
-        specs = [(g.root, g.positions) for g in checked]
-        half = self.tester.differences(specs, np.full(len(specs), self.tester.step / 2))
-        for g, dh in zip(checked, half, strict=True):
-            trunc = REFINE * abs(g.numeric - dh)
-            widened = g._replace(tolerance=g.tolerance + self.tester.tol.safety * trunc)
-            if widened.fails:
-                self.found.append(widened)
+        x, tester = self.tester.x, self.tester
+        idx = np.array([int(_indices(g.flat)[0]) for g in checked], dtype=np.intp)
+        c = judge_entries(
+            tester.ev,
+            x,
+            tester.f0,
+            tester.analytic,
+            idx=idx,
+            steps=lambda at: (x[at] + tester.step * np.maximum(1.0, np.abs(x[at]))) - x[at],
+            scheme=SCHEMES["central"],
+            eps_f=tester.eps_f,
+            tol=tester.tol,
+            describe=partial(entry_name, self.layout),
+        )
+        tester.seen = tester.seen | c.seen
+        if c.seen.incomplete:
+            raise _Incomplete
+        self.kinks = np.union1d(self.kinks, c.kinks)
+        self.stairs = np.union1d(self.stairs, c.stairs)
+        for i, g in zip(idx, checked, strict=True):
+            if i in c.mismatched:  # the group's numbers become the entry's, along v_i·e_i
+                k = int(np.searchsorted(c.idx, i))
+                v = float(g.root.values(x, g.positions)[0])
+                self.found.append(
+                    g._replace(numeric=c.numeric[k] * v, tolerance=c.tolerance[k] * abs(v))
+                )
 
     def verify(self) -> None:
         """What was neither named nor isolated must pass along a fresh direction (over all of x,
@@ -689,6 +733,7 @@ def _halves(positions: Positions, size: int, unit: int) -> tuple[Positions, Posi
 def compare_directions(
     ev: Evaluator,
     x: np.ndarray,
+    f0: float,
     analytic: np.ndarray,
     *,
     eps_f: float,
@@ -701,7 +746,7 @@ def compare_directions(
     notes: tuple[str, ...] = (),
 ) -> Outcome:
     """Directional mode's comparison, as per-entry arrays: numbers on the isolated entries."""
-    search = _Search(_Tester(ev, x, analytic, eps_f, step, tol), rng, layout, budget, context)
+    search = _Search(_Tester(ev, x, f0, analytic, eps_f, step, tol), rng, layout, budget, context)
     if not np.isfinite(np.sum(x)):
         search.fixed = np.flatnonzero(~np.isfinite(x))
         notes = (*notes, unmoved_note(search.fixed, partial(entry_name, layout)))
@@ -760,6 +805,9 @@ def _comparison(search: _Search, verdict: list[Group], notes: tuple[str, ...]) -
         patterns=tuple(patterns),
         nonfinite_directions=not np.all(np.isfinite(numbers[:, 0])) and not seen.incomplete,
         unexplained_failure=failed and not mismatched.size and not patterns,
+        stair=search.tester.stair,
+        kinks=search.kinks,
+        stairs=search.stairs,
         notes=notes,
         directions=len(verdict),
         seen=seen,

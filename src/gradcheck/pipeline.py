@@ -463,6 +463,7 @@ def _directional(
         outcome = compare_directions(
             ev,
             x,
+            f0,
             probes.analytic,
             eps_f=eps_f,
             step=step,
@@ -481,6 +482,8 @@ def _directional(
             break
         noise = noise._replace(eps_f=max(noise.eps_f, probes.spread))  # spread is noise: again
     unsure = comparison.unexplained_failure or comparison.nonfinite_directions
+    stair = comparison.stair is not None or noise.stair is not None  # jumps, not slopes
+    unsure |= stair and comparison.mismatched.size > 0
     if unsure and not comparison.incomplete and 2 * problem.n <= settings.budget:
         # Directions failed (or left f's domain) and no entry could be isolated: that is no
         # evidence about any entry. When the budget allows, every entry decides instead.
@@ -555,7 +558,7 @@ def _diagnoses(
         detected=noise.detected,
         f0=probes.cost,
         low_precision=precision(problem, probes, noise) > EPS or seen.low_precision,
-        stair=noise.stair,
+        stair=(noise.stair or comparison.stair) if not comparison.stairs.size else None,
     )
     return first + judged.stateful + found + warnings
 
