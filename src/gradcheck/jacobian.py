@@ -91,6 +91,16 @@ class _WeightedBatch:
         return out @ self.weights.of(out.shape[1])
 
 
+def _sized(v: np.ndarray, size: int, name: str, what: str) -> np.ndarray:
+    """``v`` when it has one entry per ``what`` (``size``), else a ValueError naming ``name``."""
+    if v.size != size:
+        raise ValueError(
+            f"{name} must return a vector of {size} entries (one per {what[:-1]}), got "
+            f"{v.size} entries."
+        )
+    return v
+
+
 class _TransposeTimes:
     """``Jᵀw`` from whichever of ``jac``, ``vjp``, ``jvp`` was given."""
 
@@ -115,8 +125,13 @@ class _TransposeTimes:
             out = _vector(self.fn(p, dout, *args, **kwargs), "vjp", keep=True)
             if not np.array_equal(dout, w):
                 self.wrote_cotangent = True
-            return out
-        return np.array([w @ _vector(self.fn(p, e, *args, **kwargs), "jvp") for e in np.eye(n)])
+            return _sized(out, n, "vjp", "inputs")
+        return np.array(
+            [
+                w @ _sized(_vector(self.fn(p, e, *args, **kwargs), "jvp"), m, "jvp", "outputs")
+                for e in np.eye(n)
+            ]
+        )
 
     def columns(self, p: np.ndarray, cols: np.ndarray, args: tuple, kwargs: Any) -> np.ndarray:
         """The analytic Jacobian's columns ``cols`` (m × len(cols))."""
@@ -194,6 +209,13 @@ def check_jacobian(
     True
     """
     given = [(name, v) for name, v in (("jac", jac), ("vjp", vjp), ("jvp", jvp)) if v is not None]
+    for name, v in given:
+        if not callable(v):
+            raise TypeError(
+                f"{name} must be a function of x (jac(x) → the m × n Jacobian; vjp(x, w) → wᵀJ; "
+                f"jvp(x, v) → J v), got {type(v).__name__}; for a fixed matrix J pass "
+                f"{name}=lambda x{', v' if name != 'jac' else ''}: ..."
+            )
     if len(given) != 1:
         raise TypeError(
             "check_jacobian needs exactly one of jac=, vjp=, jvp=; got "
@@ -332,4 +354,11 @@ def check_hessian(
     >>> check_hessian(f, np.array([1.0, -1.0]), hessp=lambda x, v: A @ v).ok
     True
     """
-    return check_jacobian(_Gradient(f, grad), x, jvp=hessp, **options)
+    if not callable(hessp):
+        raise TypeError(f"hessp must be a function hessp(x, v) → H v, got {type(hessp).__name__}.")
+    n = int(np.size(x))
+
+    def product(p: np.ndarray, v: np.ndarray, *args: Any, **kwargs: Any) -> np.ndarray:
+        return _sized(_vector(hessp(p, v, *args, **kwargs), "hessp"), n, "hessp", "inputs")
+
+    return check_jacobian(_Gradient(f, grad), x, jvp=product, **options)

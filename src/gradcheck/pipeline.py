@@ -104,9 +104,23 @@ def make_settings(
         )
         if value is not None and not (real and value >= 0):
             raise ValueError(f"{name} must be None or a number ≥ 0, got {value!r}.")
+    whole = isinstance(seed, (int, np.integer)) and not isinstance(seed, (bool, np.bool_))
+    if not (whole and 0 <= seed < 2**63):
+        raise ValueError(f"seed must be a whole number in [0, 2**63), got {seed!r}.")
     for name, value, least in (("budget", budget, 1), ("workers", workers, 1)):
         if value is not None and not (isinstance(value, (int, np.integer)) and value >= least):
             raise ValueError(f"{name} must be None or a whole number ≥ {least}, got {value!r}.")
+    if checkpoint is not None:
+        if not isinstance(checkpoint, (str, os.PathLike)):
+            raise TypeError(
+                f"checkpoint must be None or a file path (str or os.PathLike), got "
+                f"{type(checkpoint).__name__} {checkpoint!r}."
+            )
+        if os.path.isdir(checkpoint):
+            raise ValueError(
+                f"checkpoint must be a file path, got the folder {os.fspath(checkpoint)!r}: "
+                "name a file in it, e.g. checkpoint='check.jsonl'."
+            )
     if executor is not None and not callable(getattr(executor, "submit", None)):
         raise TypeError(
             "executor must be a concurrent.futures.Executor or a dask.distributed Client "
@@ -389,7 +403,7 @@ def _full(
 ) -> Judged:
     """Full and sample mode: determinism, noise, tolerances, every entry, history."""
     probes = determinism(ev, problem, probes)
-    notes = _attach_checkpoint(ev, problem, settings, probes)
+    _attach_checkpoint(ev, problem, settings, probes)
     x, f0, scheme = problem.x, probes.cost, settings.scheme
     noise = estimate_noise(
         ev,
@@ -431,7 +445,6 @@ def _full(
         found, seen = history(ev, problem, probes, after=ev.calls - probes.calls)
         stateful = stateful or found  # the first time it showed is enough
         comparison = replace(comparison, seen=comparison.seen | seen)
-    comparison = replace(comparison, notes=(*notes, *comparison.notes))
     return Judged(probes, noise, tol, steps, comparison, stateful)
 
 
@@ -441,8 +454,8 @@ def _directional(
     """Directional mode: three directions (noise measured only if a failure is borderline),
     localisation if they fail, then f at x again — the history and determinism probe in one.
     A function found to vary at random is checked again with that spread as its noise."""
-    kept = _attach_checkpoint(ev, problem, settings, probes)
-    notes = kept
+    _attach_checkpoint(ev, problem, settings, probes)
+    notes: tuple[str, ...] = ()
     if settings.method not in ("auto", "central"):
         notes += (
             f"directional mode uses central differences; method={settings.method!r} was not used.",
@@ -492,7 +505,7 @@ def _directional(
             "the directional test failed without isolating a wrong entry (a kink, a domain "
             "edge or an error spread thinly); every entry was checked instead."
         )
-        notes = (note, *kept, *full.comparison.notes)
+        notes = (note, *full.comparison.notes)
         return full._replace(comparison=replace(full.comparison, notes=notes))
     return Judged(probes, noise, tol, np.array([step]), comparison, [])
 
@@ -518,18 +531,15 @@ def precision(problem: Problem, probes: Probes, noise: Noise | None = None) -> f
     return max(eps, FLOAT32_EPS) if noise is not None and noise.float32 else eps
 
 
-def _attach_checkpoint(
-    ev: Evaluator, problem: Problem, settings: Settings, probes: Probes
-) -> tuple[str, ...]:
-    """Open the checkpoint of this problem (keyed by its fingerprint), once; return its notes
-    (none when it is open already: a full check after a directional attempt keeps it)."""
+def _attach_checkpoint(ev: Evaluator, problem: Problem, settings: Settings, probes: Probes) -> None:
+    """Open the checkpoint of this problem (keyed by its fingerprint), once: a full check after
+    a directional attempt keeps it. Its notes join the report's when it is closed."""
     if settings.checkpoint is None or ev.checkpoint is not None:
-        return ()
+        return
     fp = fingerprint(
         problem.x, settings.key(), __version__, probes.cost, probes.analytic, probes.spread
     )
     ev.checkpoint = Checkpoint.open(settings.checkpoint, fp)
-    return tuple(ev.checkpoint.notes)
 
 
 def _diagnoses(
@@ -577,6 +587,9 @@ def _report(
     seen = probes.seen | c.seen | (judged.noise.seen if judged is not None else Seen())
     diagnoses = _diagnoses(problem, settings, probes, judged, seen)
     notes = [*problem.notes, *probes.notes, *c.notes]
+    if ev.checkpoint is not None:  # the check is over: flushed, unlocked, and what it noticed
+        ev.checkpoint.close()
+        notes += ev.checkpoint.notes
     tol = judged.tol if judged is not None else Tolerances(float("nan"), float("nan"))
     if extension is not None:
         notes += extension.notes

@@ -1,0 +1,143 @@
+"""Nothing lost, nothing false under faults: checkpoints of edited functions, corrupted records,
+two writers at once, a file size limit, symlinks."""
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+
+import gradcheck
+
+# Logistic regression at θ = 0: the cost there is log 2 whatever the code, and the gradient
+# given is the right one, so the fixed and the buggy cost share the checkpoint's fingerprint.
+RNG = np.random.default_rng(5)
+A = RNG.standard_normal((40, 6))
+Y = np.where(RNG.random(40) < 0.5, -1.0, 1.0)
+THETA = np.zeros(6)
+
+
+def fixed(theta):
+    return float(np.mean(np.logaddexp(0.0, -Y * (A @ theta))))
+
+
+def buggy(theta):
+    return float(np.mean(np.logaddexp(0.0, Y * (A @ theta))))  # the sign of the margin
+
+
+def grad(theta):
+    s = 1.0 / (1.0 + np.exp(Y * (A @ theta)))
+    return -(A.T @ (Y * s)) / Y.size
+
+
+def _check(f, path=None):
+    return gradcheck.check(f, THETA, grad=grad, checkpoint=path)
+
+
+def test_an_edited_function_gets_a_fresh_verdict_in_both_directions(tmp_path):
+    path = tmp_path / "ck.jsonl"
+    fresh_bug, fresh_fix = _check(buggy), _check(fixed)
+    assert not fresh_bug.ok
+    assert fresh_fix.ok
+    assert _check(buggy, path).ok is False
+    fixed_rerun = _check(fixed, path)  # edited after a failing run
+    assert fixed_rerun.ok
+    np.testing.assert_array_equal(fixed_rerun.numeric, fresh_fix.numeric)
+    assert any("differs" in n and "f changed" in n for n in fixed_rerun.notes)
+    bug_again = _check(buggy, path)  # and back: the failing version resumes its own file
+    assert not bug_again.ok
+    np.testing.assert_array_equal(bug_again.numeric, fresh_bug.numeric)
+    assert [d.kind for d in bug_again.diagnoses] == [d.kind for d in fresh_bug.diagnoses]
+    fixed_again = _check(fixed, path)
+    assert fixed_again.ok
+    np.testing.assert_array_equal(fixed_again.numeric, fresh_fix.numeric)
+
+
+def test_a_record_changed_by_one_digit_is_skipped_and_the_verdict_unchanged(tmp_path):
+    path = tmp_path / "ck.jsonl"
+    first = _check(buggy, path)
+    lines = path.read_text().splitlines()
+    record = json.loads(lines[12])
+    text = repr(record["cost"])
+    digit = next(i for i in range(len(text) - 1, 0, -1) if text[i].isdigit())
+    changed = text[:digit] + str((int(text[digit]) + 1) % 10) + text[digit + 1 :]
+    lines[12] = lines[12].replace(text, changed)
+    path.write_text("\n".join(lines) + "\n")
+    again = _check(buggy, path)
+    assert any("1 unreadable line" in n and "checksum" in n for n in again.notes)
+    assert again.ok is first.ok is False
+    np.testing.assert_array_equal(again.numeric, first.numeric)
+
+
+WRITER = """
+import sys
+sys.path.insert(0, {tests!r})
+import numpy as np, gradcheck
+from test_faults import THETA, grad, buggy, fixed
+f = {{"buggy": buggy, "fixed": fixed}}[sys.argv[2]]
+report = gradcheck.check(f, THETA, grad=grad, checkpoint=sys.argv[1])
+print(int(report.ok))
+"""
+
+
+def _script(tmp_path):
+    script = tmp_path / "writer.py"
+    script.write_text(
+        textwrap.dedent(WRITER.format(tests=str(__import__("pathlib").Path(__file__).parent)))
+    )
+    return script
+
+
+def test_two_writers_at_once_never_interleave(tmp_path):
+    path, script = tmp_path / "ck.jsonl", _script(tmp_path)
+    runs = [
+        subprocess.Popen(
+            [sys.executable, str(script), str(path), which], stdout=subprocess.PIPE, text=True
+        )
+        for which in ("buggy", "fixed", "buggy", "fixed")
+    ]
+    verdicts = [run.communicate(timeout=120)[0].strip() for run in runs]
+    assert verdicts == ["0", "1", "0", "1"]
+    for file in tmp_path.glob("ck*.jsonl"):
+        lines = file.read_text().splitlines()
+        assert json.loads(lines[0])["format"].startswith("gradcheck-checkpoint")
+        assert all("format" not in line for line in lines[1:])  # one header, at the top
+        keys = [json.loads(line)["key"] for line in lines[1:]]
+        assert len(keys) == len(set(keys))  # one writer: no point written twice
+    for f in (buggy, fixed, buggy):
+        rerun = _check(f, path)
+        assert rerun.ok is _check(f).ok
+        np.testing.assert_array_equal(rerun.numeric, _check(f).numeric)
+
+
+def test_a_file_size_limit_never_ends_the_check(tmp_path):
+    path, script = tmp_path / "ck.jsonl", _script(tmp_path)
+    limited = (
+        "import resource, runpy, sys; resource.setrlimit(resource.RLIMIT_FSIZE, (2000, 2000)); "
+        "sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], run_name='__main__')"
+    )
+    for which, ok in (("buggy", "0"), ("fixed", "1")):
+        out = subprocess.run(
+            [sys.executable, "-c", limited, str(script), str(path), which],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert out.returncode == 0, out.stderr
+        assert out.stdout.strip() == ok
+    assert path.stat().st_size <= 2000
+
+
+def test_a_symlink_is_not_written_through(tmp_path):
+    target = tmp_path / "elsewhere" / "target.jsonl"
+    link = tmp_path / "ck.jsonl"
+    link.symlink_to(target)  # dangling
+    report = _check(buggy, link)
+    assert not report.ok
+    assert not target.exists()
+    assert link.is_symlink()
+    assert any("symbolic link" in n for n in report.notes)
+    beside = [p for p in tmp_path.glob("ck-*.jsonl") if not p.is_symlink()]
+    assert len(beside) == 1
