@@ -321,3 +321,124 @@ def test_course_on_the_fixed_code_and_on_the_course_port_exits_0(capsys):
     assert [c["lambda"] for c in d["checks"]] == [0.0, 3.0]
     assert d["checks"][0]["relative_difference"] < 1e-9
     assert d["binding"]["lambda"] == "lambda_"
+
+
+def _malformed(folder):
+    """Every kind of broken input file a user has fed the CLI, by name."""
+    import pickle
+
+    x = np.linspace(0.2, 1.4, 6)
+    np.save(folder / "objects.npy", np.array([{"a": 1}, None], dtype=object), allow_pickle=True)
+    (folder / "pickle.npy").write_bytes(pickle.dumps(x))
+    (folder / "random.npy").write_bytes(np.random.default_rng(0).bytes(300))
+    np.save(folder / "whole.npy", x)
+    (folder / "truncated.npy").write_bytes((folder / "whole.npy").read_bytes()[:100])
+    np.save(folder / "strings.npy", np.array(["a", "b"]))
+    (folder / "broken.mat").write_bytes(b"MATLAB 5.0 MAT-file" + bytes(200))
+    (folder / "bad.csv").write_text("1,2,three\n4,,6\n")
+    (folder / "latin1.txt").write_bytes("0.5 é 1.5\n".encode("latin-1"))
+    np.save(folder / "complex.npy", x + 1j)
+    bad_args = folder / "args.npz"
+    bad_args.write_bytes(b"PK\x03\x04 not a zip")
+    return ["objects.npy", "pickle.npy", "random.npy", "truncated.npy", "strings.npy",
+            "broken.mat", "bad.csv", "latin1.txt", "complex.npy"]  # fmt: skip
+
+
+def test_every_malformed_file_is_one_line_and_exit_2(user_module, capsys):
+    target = f"{user_module / 'usercode.py'}:cost"
+    for name in _malformed(user_module):
+        code = main(["check", target, "--x0", str(user_module / name)])
+        err = capsys.readouterr().err
+        assert code == 2, name
+        assert err.count("\n") == 1, (name, err)  # one line, no traceback
+        assert "--x0" in err
+        assert name in err
+    code = main(["check", target, "--x0", str(user_module / "x0.npy"), "--args",
+                 str(user_module / "args.npz")])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.count("\n") == 1
+    assert "args.npz" in err
+    code = main(["check", target, "--x0", str(user_module / "x0.npy"), "--checkpoint",
+                 str(user_module)])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "checkpoint must be a file path" in err
+
+
+def _cli(*argv, env=None, **kw):
+    import os
+
+    return subprocess.run(
+        [sys.executable, "-m", "gradcheck", *argv],
+        capture_output=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, **(env or {})},
+        **kw,
+    )
+
+
+def test_a_closed_pipe_exits_quietly_with_the_verdicts_code(user_module):
+    target = f"{user_module / 'usercode.py'}:cost"
+    x0 = str(user_module / "x0.npy")
+    line = (
+        f"{sys.executable} -m gradcheck check {target} --x0 {x0} | head -1; exit ${{PIPESTATUS[0]}}"
+    )
+    out = subprocess.run(
+        ["bash", "-c", line], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert out.returncode == 0
+    assert out.stdout.startswith("gradcheck PASS")
+    assert "Traceback" not in out.stderr
+    assert "BrokenPipe" not in out.stderr
+
+
+def test_a_console_that_cannot_print_epsilon_gets_ascii(user_module):
+    target = f"{user_module / 'usercode.py'}:wrong"
+    out = _cli("check", target, "--x0", str(user_module / "x0.npy"),
+               env={"PYTHONIOENCODING": "cp1252"}, encoding="cp1252")  # fmt: skip
+    assert out.returncode == 1
+    assert "gradcheck FAIL" in out.stdout
+    assert "(noise eps_f = " in out.stdout  # ε spelt in ASCII
+    assert "Traceback" not in out.stderr
+
+
+def test_json_is_strict(user_module, capsys):
+    target = f"{user_module / 'usercode.py'}:wrong"
+    code = main(["check", target, "--x0", str(user_module / "x0.npy"), "--json"])
+    out = capsys.readouterr().out
+
+    def refuse(name):
+        raise ValueError(f"not JSON: {name}")
+
+    data = json.loads(out, parse_constant=refuse)
+    assert code == 1
+    assert data["ok"] is False
+    assert data["mismatched"] == [2]
+
+
+def test_ctrl_c_exits_130_and_says_where_the_work_is(user_module):
+    import os
+    import signal
+    import time
+
+    (user_module / "slow.py").write_text(
+        "import time, numpy as np\n"
+        "def cost(x):\n    time.sleep(0.05)\n    return float(np.sum(x**2)), 2*x\n"
+    )
+    np.save(user_module / "big.npy", np.linspace(-1, 1, 200))
+    ck = user_module / "ck.jsonl"
+    child = subprocess.Popen(
+        [sys.executable, "-m", "gradcheck", "check", f"{user_module / 'slow.py'}:cost", "--x0",
+         str(user_module / "big.npy"), "--mode", "full", "--checkpoint", str(ck)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    time.sleep(3)
+    child.send_signal(signal.SIGINT)
+    _, err = child.communicate(timeout=30)
+    assert child.returncode == 130, err
+    assert "interrupted" in err
+    assert str(ck) in err
+    assert "Traceback" not in err
+    assert os.path.getsize(ck) > 0

@@ -14,14 +14,17 @@ Exit codes (the contract scripts rely on):
 from __future__ import annotations
 
 import argparse
+import codecs
 import importlib
 import importlib.util
 import inspect
 import json
+import os
 import sys
 import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -46,11 +49,38 @@ class FunctionRaised(Exception):
         self.error = error
 
 
+# Where the console's encoding cannot print a character of the report, its ASCII spelling.
+ASCII = {
+    "ε": "eps", "κ": "kappa", "λ": "lambda", "θ": "theta", "∇": "grad", "—": "-", "–": "-",
+    "−": "-", "×": "x", "·": "*", "∘": "*", "≤": "<=", "≥": ">=", "≈": "~", "±": "+/-",
+    "→": "->", "…": "...", "ᵀ": "^T", "‖": "||", "✗": "x", "✓": "v", "²": "^2", "³": "^3",
+    "√": "sqrt", "∞": "inf", "Σ": "sum", "Δ": "delta", "δ": "delta", "σ": "sigma",
+}  # fmt: skip
+
+
+def _ascii(error: UnicodeError) -> tuple[str, int]:
+    if not isinstance(error, UnicodeEncodeError):
+        raise error
+    text = error.object[error.start : error.end]
+    return "".join(ASCII.get(c, "?") for c in text), error.end
+
+
+codecs.register_error("gradcheck-ascii", _ascii)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    for stream in (sys.stdout, sys.stderr):  # a console that cannot print "ε" gets "eps"
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="gradcheck-ascii")
     parser = _parser()
     args = parser.parse_args(argv)
     try:
         return int(args.run(args))
+    except BrokenPipeError:
+        # The reader went away (``| head -1``): stop writing, quietly, with the verdict's code.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return int(getattr(args, "code", 0))
     except UsageError as exc:
         print(f"gradcheck: error: {exc}", file=sys.stderr)
         return 2
@@ -291,9 +321,48 @@ def _check(args: argparse.Namespace) -> int:
         "checkpoint": args.checkpoint,
     }
     report = _run_check(lambda **more: check(f, x0, grad, kwargs=kwargs, **options, **more), args)
-    print(json.dumps(report.to_dict(), indent=2) if args.json else report)
+    args.code = _code(report)
+    print(_json(report.to_dict()) if args.json else report)
+    if args.code == 130:
+        return _interrupted(args)
     _write_files(report, args, f, x0, kwargs)
+    return int(args.code)
+
+
+def _code(report: Any) -> int:
+    """The exit status of a finished check: 0 right, 1 wrong, 130 interrupted (Ctrl-C)."""
+    if str(getattr(report, "incomplete", "")).startswith("interrupted"):
+        return 130
     return 0 if report.ok else 1
+
+
+def _interrupted(args: argparse.Namespace) -> int:
+    """After Ctrl-C: say where the work done is kept (exit 130)."""
+    where = getattr(args, "checkpoint", None)
+    kept = (
+        f"; the evaluations done are saved in the checkpoint {where}: run the same command to "
+        "resume"
+        if where
+        else "; pass --checkpoint FILE to keep the work done next time"
+    )
+    print(f"gradcheck: interrupted{kept}.", file=sys.stderr)
+    return 130
+
+
+def _json(data: Any) -> str:
+    """Strict JSON (RFC 8259): a NaN is ``null``, an infinity the string ``"Infinity"`` or
+    ``"-Infinity"``."""
+
+    def strict(v: Any) -> Any:
+        if isinstance(v, float) and not np.isfinite(v):
+            return None if np.isnan(v) else ("Infinity" if v > 0 else "-Infinity")
+        if isinstance(v, dict):
+            return {k: strict(item) for k, item in v.items()}
+        if isinstance(v, (list, tuple)):
+            return [strict(item) for item in v]
+        return v
+
+    return json.dumps(strict(data), indent=2, allow_nan=False)
 
 
 def _run_check(run: Any, args: argparse.Namespace) -> Any:
@@ -350,8 +419,9 @@ def _course(args: argparse.Namespace) -> int:
     if args.lambda_ < 0:
         raise UsageError(f"--lambda must be ≥ 0, got {args.lambda_}.")
     result = _run_check(lambda: check_course(fn, args.lambda_, order=args.order), args)
-    print(json.dumps(result.to_dict(), indent=2) if args.json else result)
-    return 0 if result.ok else 1
+    args.code = _code(result)
+    print(_json(result.to_dict()) if args.json else result)
+    return _interrupted(args) if args.code == 130 else int(args.code)
 
 
 # ----- reading the user's files ------------------------------------------------------------------
@@ -404,14 +474,15 @@ def _load_args(path: str | None, pairs: list[str]) -> dict[str, Any]:
         file = Path(path)
         if not file.is_file():
             raise UsageError(f"--args: no such file: {path}")
-        if file.suffix.lower() == ".npz":
-            with np.load(file) as data:
-                values.update({k: data[k] for k in data.files})
-        elif file.suffix.lower() == ".mat":
-            # A MATLAB scalar is a 1×1 array: pass it as a number.
-            values.update({k: v.item() if v.size == 1 else v for k, v in _mat(file).items()})
-        else:
+        if file.suffix.lower() not in (".npz", ".mat"):
             raise UsageError(f"--args must be a .npz or .mat file, got {file.name}.")
+        with _reading("--args", file):
+            if file.suffix.lower() == ".npz":
+                with file.open("rb") as handle, np.load(handle) as data:
+                    values.update({k: data[k] for k in data.files})
+            else:
+                # A MATLAB scalar is a 1×1 array: pass it as a number.
+                values.update({k: v.item() if v.size == 1 else v for k, v in _mat(file).items()})
     for pair in pairs:
         name, sep, text = pair.partition("=")
         if not sep or not name.isidentifier():
@@ -453,9 +524,26 @@ def _bind(f: Any, target: str, values: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
+@contextmanager
+def _reading(option: str, path: Path) -> Iterator[None]:
+    """Any error reading or parsing a user's file as one line naming the option and the file."""
+    try:
+        yield
+    except UsageError:
+        raise
+    except Exception as exc:  # noqa: BLE001 (NumPy, SciPy and pickle raise many kinds)
+        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise UsageError(f"{option} {path}: cannot be read ({detail}).") from None
+
+
 def _load_point(path: Path, key: str | None) -> np.ndarray:
     if not path.is_file():
         raise UsageError(f"--x0: no such file: {path}")
+    with _reading("--x0", path):
+        return _point(path, key)
+
+
+def _point(path: Path, key: str | None) -> np.ndarray:
     suffix = path.suffix.lower()
     if suffix == ".npy":
         x = np.load(path)
@@ -472,7 +560,15 @@ def _load_point(path: Path, key: str | None) -> np.ndarray:
         x = data[key]
     else:
         raise UsageError(f"--x0 must be a .npy, .txt, .csv or .mat file, got {path.name}.")
-    x = np.asarray(x, dtype=float)
+    x = np.asarray(x)
+    if np.iscomplexobj(x):
+        raise UsageError(
+            f"--x0 {path} holds complex numbers: gradcheck checks real gradients (split a "
+            "complex parameter into its real and imaginary parts)."
+        )
+    if x.dtype.kind not in "fiub":
+        raise UsageError(f"--x0 {path} must hold numbers, got an array of {x.dtype}.")
+    x = x.astype(float)
     if x.ndim == 2 and 1 in x.shape:
         x = x.ravel()  # a column or row vector
     if x.ndim != 1:
