@@ -385,7 +385,7 @@ def test_misuse_raises_with_the_argument_named():
         gradcheck.check(f, np.ones(3), method="five-point")
     with pytest.raises(ValueError, match="mode must be one of"):
         gradcheck.check(f, np.ones(3), mode="everything")
-    with pytest.raises(ValueError, match="step must be None or a positive float"):
+    with pytest.raises(ValueError, match="step must be None or a positive number"):
         gradcheck.check(f, np.ones(3), step=-1e-4)
     with pytest.raises(TypeError, match="grad must be callable"):
         gradcheck.check(lambda x: 1.0, np.ones(3), grad=np.ones(3))

@@ -141,3 +141,117 @@ def test_a_symlink_is_not_written_through(tmp_path):
     assert any("symbolic link" in n for n in report.notes)
     beside = [p for p in tmp_path.glob("ck-*.jsonl") if not p.is_symlink()]
     assert len(beside) == 1
+
+
+# ----- executors and the command line under faults ------------------------------------------
+
+SLOW = """
+import time
+import numpy as np
+
+def cost(x):
+    time.sleep({sleep})
+    if {hang} >= 0 and x[{hang}] > 1.0 + 1e-9:
+        time.sleep(3600)  # never returns
+    return float(np.sum(x ** 2)), 2 * x
+"""
+
+
+def _user(tmp_path, sleep=0.0, hang=3, n=8):
+    (tmp_path / "slow.py").write_text(SLOW.format(sleep=sleep, hang=hang))
+    np.save(tmp_path / "x0.npy", np.ones(n))
+    # The installed command (``python -m gradcheck`` would import a user's gradcheck.py first)
+    command = str(__import__("pathlib").Path(sys.executable).parent / "gradcheck")
+    return [command, "check", f"{tmp_path / 'slow.py'}:cost",
+            "--x0", str(tmp_path / "x0.npy"), "--mode", "full"]  # fmt: skip
+
+
+def _children(pid):
+    import psutil
+
+    try:
+        return psutil.Process(pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return []
+
+
+def test_timeout_names_the_call_and_exits_3(tmp_path):
+    for workers in ("0", "2"):
+        out = subprocess.run(
+            [*_user(tmp_path), "--timeout", "1", "--workers", workers],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+            cwd=tmp_path,
+        )
+        assert out.returncode == 3, (workers, out.stderr)
+        assert "did not return within timeout=1 s" in out.stderr
+        assert "entry x[3]" in out.stderr
+        assert "Traceback" not in out.stderr
+
+
+def test_ctrl_c_with_a_hung_call_on_workers_exits_130_within_5_s(tmp_path):
+    import signal
+    import time
+
+    child = subprocess.Popen(
+        [*_user(tmp_path), "--workers", "2"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+    )
+    time.sleep(8)  # the workers started, one is inside the call that never returns
+    workers = _children(child.pid)
+    child.send_signal(signal.SIGINT)
+    t0 = time.monotonic()
+    _, err = child.communicate(timeout=30)
+    assert time.monotonic() - t0 < 5
+    assert child.returncode == 130, err
+    time.sleep(1)
+    assert not [p for p in workers if p.is_running() and p.status() != "zombie"]
+
+
+def test_kill_9_with_workers_leaves_no_process_and_loses_little(tmp_path):
+    import signal
+    import time
+
+    ck = tmp_path / "ck.jsonl"
+    child = subprocess.Popen(
+        [*_user(tmp_path, sleep=0.02, hang=-1, n=150), "--workers", "2", "--checkpoint",
+         str(ck)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=tmp_path,
+    )  # fmt: skip
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and (not ck.exists() or ck.stat().st_size < 3000):
+        time.sleep(0.05)
+    workers = _children(child.pid)
+    time.sleep(1.5)  # then a kill -9 in the middle of the work
+    saved_before = len(ck.read_text().splitlines())
+    os_kill = __import__("os").kill
+    os_kill(child.pid, signal.SIGKILL)
+    child.wait()
+    saved = len(ck.read_text().splitlines())
+    assert saved >= saved_before  # what was finished before the kill is on disk
+    # 2 workers × 0.02 s a call: 0.5 s of work is 50 evaluations; 1.5 s since the first
+    # records were seen is ~150 evaluations: most are saved.
+    assert saved - 1 >= 60
+    time.sleep(5)
+    assert workers
+    assert not [p for p in workers if p.is_running() and p.status() != "zombie"]
+
+
+def test_a_users_random_py_does_not_break_the_workers(tmp_path):
+    (tmp_path / "random.py").write_text("raise ImportError('the user random.py was imported')\n")
+    (tmp_path / "gradcheck.py").write_text("raise ImportError('the user gradcheck.py')\n")
+    out = subprocess.run(
+        [*_user(tmp_path, hang=-1), "--workers", "2"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=tmp_path,
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("gradcheck PASS")

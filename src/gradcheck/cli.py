@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from .differences import METHODS
+from .evaluate import stop_pool, watch_parent
 from .pipeline import MODES
 
 EXIT_CODES = """exit status: 0 the gradient is right, 1 it is wrong, 2 a usage error (bad flags,
@@ -180,6 +181,12 @@ def _check_parser(sub: Any) -> None:
     chk.add_argument(
         "--checkpoint", metavar="FILE", help="save evaluations to FILE; a rerun resumes from it"
     )
+    chk.add_argument(
+        "--timeout",
+        type=float,
+        metavar="SECONDS",
+        help="longest a call of f may take; a call past it ends the check (exit 3), naming it",
+    )
     chk.add_argument("--json", action="store_true", help="print the report as JSON")
     chk.add_argument("--html", metavar="FILE", help="write a self-contained HTML report")
     chk.add_argument("--png", metavar="DIR", help="write heatmap.png, scatter.png, steps.png")
@@ -319,6 +326,7 @@ def _check(args: argparse.Namespace) -> int:
         "nondet_tol": args.nondet_tol,
         "seed": args.seed,
         "checkpoint": args.checkpoint,
+        "timeout": args.timeout,
     }
     report = _run_check(lambda **more: check(f, x0, grad, kwargs=kwargs, **options, **more), args)
     args.code = _code(report)
@@ -330,9 +338,14 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _code(report: Any) -> int:
-    """The exit status of a finished check: 0 right, 1 wrong, 130 interrupted (Ctrl-C)."""
-    if str(getattr(report, "incomplete", "")).startswith("interrupted"):
+    """The exit status of a finished check: 0 right, 1 wrong, 3 a call of f ran past
+    ``--timeout``, 130 interrupted (Ctrl-C)."""
+    incomplete = str(getattr(report, "incomplete", ""))
+    if incomplete.startswith("interrupted"):
         return 130
+    if incomplete.startswith("f did not return within"):
+        print(f"gradcheck: {incomplete}", file=sys.stderr)
+        return 3
     return 0 if report.ok else 1
 
 
@@ -373,10 +386,15 @@ def _run_check(run: Any, args: argparse.Namespace) -> Any:
         from concurrent.futures import ProcessPoolExecutor
 
         executor = ProcessPoolExecutor(
-            args.workers, mp_context=multiprocessing.get_context("spawn")
+            args.workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=watch_parent,
+            initargs=(os.getpid(),),
         )
+    result = None
     try:
-        return run(**({"executor": executor, "workers": args.workers} if executor else {}))
+        result = run(**({"executor": executor, "workers": args.workers} if executor else {}))
+        return result
     except Exception as exc:
         if any("gradcheck: raised while" in n for n in getattr(exc, "__notes__", [])):
             raise FunctionRaised(exc) from None  # f's own error, raised where we said
@@ -385,7 +403,9 @@ def _run_check(run: Any, args: argparse.Namespace) -> Any:
         raise
     finally:
         if executor is not None:
-            executor.shutdown(cancel_futures=True)
+            # A check that did not finish (Ctrl-C, a timeout, an error) may leave a worker in
+            # a call that never returns: its processes are stopped, not waited for.
+            stop_pool(executor, now=result is None or bool(getattr(result, "incomplete", "")))
 
 
 def _write_files(
@@ -432,8 +452,7 @@ def _load_function(target: str) -> Any:
     if ":" not in target:
         raise UsageError(f"expected MODULE_OR_FILE:FUNCTION, e.g. mymodule:cost, got {target!r}.")
     where, name = target.rsplit(":", 1)
-    if str(Path.cwd()) not in sys.path:
-        sys.path.insert(0, str(Path.cwd()))
+    _user_folder(Path.cwd())
     try:
         if where.endswith(".py") or Path(where).is_file():
             module = _import_file(where)
@@ -452,6 +471,17 @@ def _load_function(target: str) -> Any:
     return found
 
 
+def _user_folder(folder: Path) -> None:
+    """Make the user's folder importable, after the standard library: a user's ``random.py``
+    or ``gradcheck.py`` must not replace a module that numpy, gradcheck or a worker process
+    imports (``python -m`` puts the current folder first: it moves behind the rest)."""
+    text = str(folder)
+    for entry in ("", text):
+        while entry in sys.path:
+            sys.path.remove(entry)
+    sys.path.append(text)
+
+
 def _import_file(where: str) -> Any:
     path = Path(where)
     if not path.is_file():
@@ -461,7 +491,7 @@ def _import_file(where: str) -> Any:
         raise UsageError(f"cannot import {where}")
     module = importlib.util.module_from_spec(spec)
     # Importable by name, so that worker processes (--workers) can unpickle its functions.
-    sys.path.insert(0, str(path.parent.resolve()))
+    _user_folder(path.parent.resolve())
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)
     return module

@@ -232,11 +232,19 @@ def choose_steps(x: np.ndarray, scheme: Scheme, rel_noise: float) -> np.ndarray:
 
 def positive_step(value: Any, allow_none: bool = False) -> float:
     """``value`` as a positive finite float, or a ValueError naming ``step``."""
-    expected = "None or a positive float" if allow_none else "a positive float"
-    real = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+    return positive_number("step", value, allow_none)
+
+
+def positive_number(name: str, value: Any, allow_none: bool = True) -> float:
+    """``value`` as a positive finite float (NumPy scalars too), or a ValueError naming
+    ``name``, what was expected and what was received."""
+    expected = "None or a positive number" if allow_none else "a positive number"
+    real = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(
+        value, (bool, np.bool_)
+    )
     h = float(value) if real else float("nan")
     if not (h > 0 and np.isfinite(h)):
-        raise ValueError(f"step must be {expected}, got {value!r}.")
+        raise ValueError(f"{name} must be {expected}, got {value!r}.")
     return h
 
 

@@ -17,7 +17,9 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
+import signal
 import sys
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
@@ -34,6 +36,7 @@ from .precision import EPS, eps_of
 
 BATCH = 64  # points per call of a vectorized f
 CHUNK = 1024  # most points in one task on an executor (about four tasks a worker)
+CHUNK_SECONDS = 0.25  # and at most this much work: a kill loses no more than a chunk's
 
 
 class Seen(NamedTuple):
@@ -44,6 +47,7 @@ class Seen(NamedTuple):
     interrupted: bool = False  # Ctrl-C stopped the work
     lost: tuple[str, ...] = ()  # points whose evaluation killed a worker, twice
     grad_mutated_at: str | None = None  # where ``grad=`` was first seen modifying its input
+    timed_out: str | None = None  # where a call of f ran past ``timeout=`` (the check ended)
 
     def __or__(self, other: Seen) -> Seen:
         return Seen(
@@ -52,12 +56,14 @@ class Seen(NamedTuple):
             self.interrupted or other.interrupted,
             self.lost + other.lost,
             self.grad_mutated_at if self.grad_mutated_at is not None else other.grad_mutated_at,
+            self.timed_out if self.timed_out is not None else other.timed_out,
         )
 
     @property
     def incomplete(self) -> bool:
-        """Whether some evaluations are missing (Ctrl-C, or points that killed workers)."""
-        return self.interrupted or bool(self.lost)
+        """Whether some evaluations are missing (Ctrl-C, a call past its timeout, or points
+        that killed workers)."""
+        return self.interrupted or bool(self.lost) or self.timed_out is not None
 
     @property
     def low_precision(self) -> bool:
@@ -163,12 +169,55 @@ def explicit_points(x: np.ndarray, points: list[np.ndarray], where: str) -> Poin
 SAMPLED = 100_000  # above this size, a point handed over as it is is checked on a sample
 
 
+class _Alarm(BaseException):
+    """Raised by SIGALRM inside a call of f that ran past its timeout (a BaseException, so that
+    an ``except Exception`` in f does not swallow it)."""
+
+
+class FunctionTimeout(TimeoutError):
+    """A call of f did not return within ``timeout=`` seconds; ``where`` names the point."""
+
+    def __init__(self, seconds: float, where: str) -> None:
+        super().__init__(f"f did not return within timeout={seconds:g} s {where}".rstrip())
+        self.seconds, self.where = seconds, where
+
+    def __reduce__(self) -> Any:  # travels back from worker processes
+        return (FunctionTimeout, (self.seconds, self.where), self.__dict__)
+
+
+@contextmanager
+def _deadline(seconds: float | None) -> Iterator[None]:
+    """Interrupt the block after ``seconds`` (SIGALRM: POSIX, main thread only; elsewhere, and
+    in compiled code that does not return to Python, no timeout applies)."""
+    usable = (
+        seconds is not None
+        and hasattr(signal, "setitimer")
+        and threading.current_thread() is threading.main_thread()
+    )
+    if not usable:
+        yield
+        return
+
+    def ring(signum: int, frame: Any) -> None:
+        raise _Alarm
+
+    previous = signal.signal(signal.SIGALRM, ring)
+    signal.setitimer(signal.ITIMER_REAL, cast(float, seconds))
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 class Call(NamedTuple):
-    """The user's function with the extra arguments it is always called with."""
+    """The user's function with the extra arguments it is always called with, and the longest
+    a call may take (``timeout``, seconds; None: no limit)."""
 
     f: Callable[..., Any]
     args: tuple = ()
     kwargs: Mapping[str, Any] = {}
+    timeout: float | None = None
 
     def __call__(
         self, point: np.ndarray, copy: bool = True, into: np.ndarray | None = None
@@ -177,7 +226,15 @@ class Call(NamedTuple):
         ``into`` memory given for it); also whether ``f`` modified it. With ``copy=False`` the
         point is already private and is handed over as it is; whether f modifies it is then
         seen on a sample of its entries when it is large (a sweeping ``x -= …`` is caught, a
-        single changed entry may not be)."""
+        single changed entry may not be). A call past ``timeout`` raises :class:`_Alarm`."""
+        if self.timeout is not None:
+            with _deadline(self.timeout):
+                return self._call(point, copy, into)
+        return self._call(point, copy, into)
+
+    def _call(
+        self, point: np.ndarray, copy: bool = True, into: np.ndarray | None = None
+    ) -> tuple[Any, bool]:
         if copy:
             if into is None:
                 arg = point.copy()
@@ -252,14 +309,20 @@ def _call_changes(
             _WORKER_CALLS.clear()  # one check at a time: keep only the latest function
             _WORKER_CALLS[key] = pickle.loads(blob)
         call = _WORKER_CALLS[key]
-    results = []
+    results: list[tuple[complex | float, str, bool]] = []
     points = Points(x, len(changes), changes.__getitem__, str)
     for position, point in enumerate(points):
         try:
             out, mutated = call(point)
         except Exception as exc:
             exc.gradcheck_position = position  # type: ignore[attr-defined]
+            exc.gradcheck_done = results  # type: ignore[attr-defined]
             raise
+        except _Alarm:
+            late = FunctionTimeout(cast(float, call.timeout), "")
+            late.gradcheck_position = position  # type: ignore[attr-defined]
+            late.gradcheck_done = results  # type: ignore[attr-defined]
+            raise late from None
         results.append((*_cost(out), mutated))
     return results
 
@@ -298,6 +361,7 @@ class _Sink:
     mutated_at: str | None = None
     interrupted: bool = False
     lost: list[str] = field(default_factory=list)
+    timed_out: str | None = None
 
     def store(
         self, k: int, key: str, cost: Any, dtype: str, mutated: bool, where: Callable[[int], str]
@@ -344,7 +408,13 @@ class _Sink:
             self.bar[0].advance(self.bar[1], ks.size)
 
     def seen(self) -> Seen:
-        return Seen(frozenset(self.dtypes), self.mutated_at, self.interrupted, tuple(self.lost))
+        return Seen(
+            frozenset(self.dtypes),
+            self.mutated_at,
+            self.interrupted,
+            tuple(self.lost),
+            timed_out=self.timed_out,
+        )
 
 
 @dataclass
@@ -367,6 +437,7 @@ class Evaluator:
     progress: bool | None = None
     vectorized: bool = False
     checkpoint: Checkpoint | None = None
+    timeout: float | None = None  # seconds a call of f may take
     ledger: Ledger = field(default_factory=Ledger)
     spare: Spare = field(default_factory=Spare, repr=False)
     _payload: tuple[str, bytes] | None = field(default=None, repr=False)
@@ -384,7 +455,7 @@ class Evaluator:
     @cached_property
     def call(self) -> Call:
         """f with its arguments (built once: it is called for every point)."""
-        return Call(self.f, tuple(self.args), dict(self.kwargs))
+        return Call(self.f, tuple(self.args), dict(self.kwargs), self.timeout)
 
     def _spent(self, t0: float, calls: int) -> None:
         self.ledger.seconds += time.perf_counter() - t0
@@ -400,6 +471,8 @@ class Evaluator:
         except Exception as exc:
             _raised_at(exc, where)
             raise
+        except _Alarm:
+            raise self._timeout(where) from None
         finally:
             self._spent(t0, calls)
 
@@ -417,8 +490,17 @@ class Evaluator:
         except Exception as exc:
             _raised_at(exc, where)
             raise
+        except _Alarm:
+            raise self._timeout(where) from None
         finally:
             self._spent(t0, 1)
+
+    def _timeout(self, where: str | Callable[[], str]) -> FunctionTimeout:
+        """The error of a call past ``timeout``, naming the point (a note says where, as for an
+        error of f's own)."""
+        exc = FunctionTimeout(cast(float, self.timeout), _text(where))
+        _raised_at(exc, where)
+        return exc
 
     def outputs(self, points: Points) -> list[Any]:
         """What f returns at each point, as it returns it (a vector for ``check_jacobian``)."""
@@ -460,6 +542,8 @@ class Evaluator:
                 self._serial(points, todo, sink)
         except KeyboardInterrupt:
             sink.interrupted = True
+        except FunctionTimeout as exc:
+            sink.timed_out = str(exc)
         finally:
             if sink.bar is not None:
                 sink.bar[0].stop()
@@ -551,6 +635,9 @@ class Evaluator:
         remote = _Remote(self, points, sink)
         workers = executor_workers(self.executor, self.workers)
         size = max(1, min(CHUNK, -(-len(todo) // (4 * workers))))
+        per_call = self.seconds_in_f / max(self.calls, 1)
+        if per_call > 0:  # a chunk's results are saved when it returns: keep chunks short
+            size = max(1, min(size, int(CHUNK_SECONDS / per_call)))
         in_flight: deque[tuple[list[tuple[int, str]], Future]] = deque()
         t0 = time.perf_counter()
         try:
@@ -649,7 +736,11 @@ class _Remote:
             if not hasattr(exc, "gradcheck_position"):
                 self._retry(chunk, exc)
                 return
-            _raised_at(exc, self.points.where(chunk[exc.gradcheck_position][0]))
+            self._store(chunk[: exc.gradcheck_position], getattr(exc, "gradcheck_done", []))
+            where = self.points.where(chunk[exc.gradcheck_position][0])
+            if isinstance(exc, FunctionTimeout):
+                raise self.ev._timeout(where) from None
+            _raised_at(exc, where)
             raise
         self._store(chunk, results)
 
@@ -665,6 +756,8 @@ class _Remote:
             try:
                 self._store([(k, key)], self.submit([self.points.change(k)]).result())
             except Exception as exc:
+                if isinstance(exc, FunctionTimeout):
+                    raise self.ev._timeout(self.points.where(k)) from None
                 if hasattr(exc, "gradcheck_position"):
                     _raised_at(exc, self.points.where(k))
                     raise
@@ -689,6 +782,35 @@ class _Remote:
     def close(self) -> None:
         if self.own is not None:
             self.own.shutdown(wait=True, cancel_futures=True)
+
+
+def watch_parent(parent: int) -> None:
+    """Initializer of worker processes: exit as soon as the parent process is gone (a kill -9
+    of the command leaves no worker behind)."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.25)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True, name="gradcheck-parent-watch").start()
+
+
+def stop_pool(executor: Executor, now: bool) -> None:
+    """Shut a process pool down: after its work (``now=False``), or at once, terminating its
+    processes (one may be inside a call of f that never returns)."""
+    if not now:
+        executor.shutdown(wait=True, cancel_futures=True)
+        return
+    table = getattr(executor, "_processes", None)  # ProcessPoolExecutor's own (pid → process)
+    processes = list(table.values()) if isinstance(table, dict) else []
+    executor.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        process.join(timeout=2)
+        if process.is_alive():
+            process.kill()
 
 
 def is_dask_client(executor: Any) -> bool:

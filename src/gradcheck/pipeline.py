@@ -24,7 +24,7 @@ from ._version import __version__
 from .checkpoint import Checkpoint, fingerprint
 from .compare import Comparison, Tolerances, compare_entries
 from .diagnose import diagnose, noise_warnings
-from .differences import METHODS, Scheme, choose_steps, positive_step, scheme_of
+from .differences import METHODS, Scheme, choose_steps, positive_number, positive_step, scheme_of
 from .directional import Context, compare_directions
 from .evaluate import Evaluator, Ledger, Seen, executor_workers
 from .layout import Layout, Order, entry_name
@@ -65,6 +65,7 @@ class Settings:
     workers: int | None = None
     progress: bool | None = None
     checkpoint: str | os.PathLike[str] | None = None
+    timeout: float | None = None
 
     @property
     def scheme(self) -> Scheme:
@@ -94,6 +95,7 @@ def make_settings(
     workers: Any = None,
     progress: bool | None = None,
     checkpoint: str | os.PathLike[str] | None = None,
+    timeout: Any = None,
 ) -> Settings:
     """Validate the options (see :func:`check` for their meaning)."""
     validate_choice("method", method, METHODS)
@@ -139,6 +141,7 @@ def make_settings(
         workers=None if workers is None else int(workers),
         progress=progress,
         checkpoint=checkpoint,
+        timeout=None if timeout is None else positive_number("timeout", timeout),
     )
 
 
@@ -194,6 +197,7 @@ def check(
     budget: int | None = None,
     nondet_tol: float | None = None,
     precision: Any = None,
+    timeout: float | None = None,
 ) -> Report:
     """Check an analytic gradient against finite differences, entry by entry.
 
@@ -245,8 +249,16 @@ def check(
         f takes a (k, n) array of points and returns k costs (then ``grad`` is required).
     checkpoint : path, optional
         A file where evaluations are saved as they finish; a rerun of the same problem (same
-        f at x, same x, same settings) resumes from it. A file of another problem is never
-        reused (this run writes beside it); torn lines are skipped.
+        f at x, same x, same settings) resumes from it, once the first points it holds were
+        evaluated again and agree (an edited f is never given its old values). A file of
+        another problem, locked by another run, or a symlink is never written (this run writes
+        beside it); torn lines and records failing their checksum are skipped; a file that
+        cannot be written never stops the check (see :mod:`gradcheck.checkpoint`).
+    timeout : float, optional
+        Seconds a call of f may take. A call past it ends the check: the report is partial
+        and ``incomplete`` names the point (entry and step). It is enforced with SIGALRM (POSIX)
+        in the main thread and in worker processes; not on threads or Dask workers, and not
+        inside compiled code that never returns to Python.
     budget : int, optional
         Evaluations directional mode may spend localising wrong entries (default 2000).
     nondet_tol : float, optional
@@ -327,6 +339,7 @@ def check(
         workers=workers,
         progress=progress,
         checkpoint=checkpoint,
+        timeout=timeout,
     )
     return run(problem, settings)
 
@@ -347,6 +360,7 @@ def run(
         workers=settings.workers,
         progress=settings.progress,
         vectorized=problem.vectorized,
+        timeout=settings.timeout,
         ledger=ledger or Ledger(),
     )
     rng = np.random.default_rng(settings.seed)
@@ -603,6 +617,8 @@ def _report(
     incomplete = ""
     if seen.interrupted:
         incomplete = "interrupted before the check finished"
+    elif seen.timed_out is not None:
+        incomplete = seen.timed_out
     elif seen.lost:
         incomplete = f"a worker process died evaluating f {seen.lost[0]}"
         notes += [
