@@ -257,3 +257,84 @@ def test_a_directional_attempt_that_isolates_nothing_hands_over_to_every_entry(t
     assert again.ok
     assert again.evaluations < first.evaluations
     assert wrong.mismatched.tolist() == [0]
+
+
+# ----- staircases, flat pieces, and entries judged before they are named (OpInfo, float32) ----
+
+
+def _ceil32(n, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(-9, 9, n).astype(np.float32)
+    w = rng.standard_normal(n).astype(np.float32)
+    return lambda z: np.sum(w * np.ceil(z.astype(np.float32))), x
+
+
+@pytest.mark.parametrize("mode", ["full", "directional"])
+def test_ceil_in_float32_is_a_staircase_never_a_zero_bug(mode):
+    f, x = _ceil32(400)
+    report = gradcheck.check(f, x, grad=lambda z: np.zeros(400, np.float32), mode=mode)
+    assert report.ok
+    kinds = [d.kind for d in report.diagnoses]
+    assert "zero" not in kinds
+    assert "kink" in kinds  # the staircase, said
+    stair = next(d for d in report.diagnoses if d.kind == "kink")
+    assert "piecewise constant" in stair.message
+
+
+@pytest.mark.parametrize("mode", ["full", "directional"])
+def test_a_staircase_finer_than_the_step_is_not_read_as_a_slope(mode):
+    """round(x, 3) in float32: steps of 0.003 cross several stairs, and their average slope
+    (w, not 0) looks smooth at h and h/2 alike. f at x ± t/2, ± t shows it is flat."""
+    x = np.array([-8.47837353], dtype=np.float32)
+    f = lambda z: np.float32(0.39) * np.round(z.astype(np.float32), 3)
+    report = gradcheck.check(f, x, grad=lambda z: np.zeros(1, np.float32), mode=mode)
+    assert report.ok
+    assert "kink" in [d.kind for d in report.diagnoses]
+
+
+def test_a_cast_to_low_precision_with_a_straight_through_gradient_is_named_a_staircase():
+    """L = w·bfloat16(x) with autograd's identity gradient: f does not move at all over a step
+    where the claimed slope would move it by far more than its noise. The derivative is 0:
+    the entry fails, and the warning says why (a straight-through estimate)."""
+    torch = pytest.importorskip("torch")
+    x = np.array([-4.8269849])
+    f = lambda z: float(1.54 * torch.tensor(z).to(torch.bfloat16).double())
+    report = gradcheck.check(f, x, grad=lambda z: np.array([1.54]))
+    assert not report.ok
+    stair = next(d for d in report.diagnoses if d.kind == "kink")
+    assert "straight-through" in stair.message
+    assert stair.indices.tolist() == [0]
+
+
+def test_a_relu_below_zero_is_flat_not_a_kink_nor_wrong():
+    x = np.array([-1e-6, 0.5, -2.0])
+    f = lambda z: float(np.sum(np.maximum(z, 0.0)))
+    report = gradcheck.check(f, x, grad=lambda z: (z > 0).astype(float), step=1e-3)
+    assert report.ok
+    flat = next(d for d in report.diagnoses if d.kind == "kink")
+    assert flat.indices.tolist() == [0]  # judged flat at x (derivative 0), not a kink skipped
+    assert "piecewise constant" in flat.message
+    assert "step 0.001 as given" in report.summary()
+
+
+def test_directional_isolated_entries_are_judged_before_they_are_named():
+    """float32 logcumsumexp at x ≈ 1e4: along directions the long steps fail; the entries they
+    isolate are judged one by one (or the full check decides), and none is accused."""
+    rng = np.random.default_rng(1)
+    n = 125
+    w = rng.standard_normal(n).astype(np.float32)
+    x = np.full(n, 1e4, dtype=np.float32) + rng.standard_normal(n).astype(np.float32)
+
+    def f(z):
+        return np.float32(np.sum(w * np.logaddexp.accumulate(z.astype(np.float32))))
+
+    def g(z):
+        z = z.astype(np.float64)
+        lse = np.logaddexp.accumulate(z)
+        return np.array([np.sum(w[j:] * np.exp(z[j] - lse[j:])) for j in range(n)]).astype(
+            np.float32
+        )
+
+    report = gradcheck.check(f, x, grad=g, mode="directional")
+    assert report.ok
+    assert report.evaluations < 2000  # localising stopped at what a full check costs

@@ -407,7 +407,10 @@ def _flat(
     or a constant piece the step reached beyond. A kink at x (flat on one side only) is not.
     Their derivative is 0: the judge's numbers are set to it and judged (returned: the flat
     entries, which of them are still wrong, what the calls showed)."""
-    slope = np.abs(judge.get("numeric", idx))
+    # The slope measured; where f did not move at all over the step (numeric exactly 0), the
+    # slope the gradient claims: f must move by that much if the claim is a derivative.
+    numeric = judge.get("numeric", idx)
+    slope = np.where(numeric != 0, np.abs(numeric), np.abs(judge.analytic[idx]))
     with np.errstate(divide="ignore", invalid="ignore"):  # slope 0: t is the step's quarter
         t = np.fmin(4 * eps_f / slope, np.abs(judge.get("step", idx)) / 4)
     # t/2 at least 4 units in float32's last place of x: a function that rounds x to float32

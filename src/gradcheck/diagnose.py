@@ -573,10 +573,12 @@ def stair_warning(stairs: np.ndarray, layout: Layout | None) -> list[Diagnosis]:
         Diagnosis(
             "kink",
             f"f is piecewise constant along {entry_names(layout, stairs)} (a staircase, as from "
-            "round(), floor() or a quantiser, or a flat piece): the first step crossed a jump, "
-            "while at a shorter step f did not change at all. Its derivative there is 0, and "
-            f"your gradient was compared with 0 on {entries(stairs.size)}; a straight-through "
-            "estimate is not a derivative and cannot be checked by differences.",
+            "round(), floor(), a cast to a lower precision or a quantiser, or a flat piece): "
+            "over a short step f did not change at all, where a slope as large as the one "
+            "measured (or the one your gradient claims) would have moved it well above its "
+            f"noise. Its derivative there is 0, and your gradient was compared with 0 on "
+            f"{entries(stairs.size)}; a straight-through estimate is not a derivative and "
+            "cannot be checked by differences.",
             block=layout.block_of(stairs) if layout is not None else None,
             indices=stairs,
             headline=f"f is piecewise constant along {entries(stairs.size)} (a staircase)",

@@ -654,16 +654,26 @@ class _Search:
         return True
 
     def confirm(self) -> None:
-        """Each newly isolated entry judged on its own by the per-entry error model
-        (:func:`gradcheck.compare.compare_entries`: refined at half its step, shortened where
-        its truncation dominates, tested for a staircase and a kink): an entry is named wrong
-        only on evidence about that entry. Within the budget (about 8 calls an entry), the least
-        certain first; the others keep the test they failed."""
+        """Each newly isolated entry judged on its own before it is named: by the per-entry
+        error model (:func:`gradcheck.compare.judge_entries`: refined at half its step,
+        shortened where its truncation dominates, tested for a staircase and a kink; about 8
+        calls) where the budget allows, the least certain first; else at half its step (2
+        calls: an error that is truncation is not reported). What the budget cannot judge is
+        left on the frontier, not accused."""
         pending, self.pending = sorted(self.pending, key=lambda g: g.ratio), []
-        affordable = max(0, (self.budget - self.tester.ev.calls) // 8)
-        checked, self.found = pending[:affordable], self.found + pending[affordable:]
-        if not checked:
-            return
+        left = self.budget - self.tester.ev.calls
+        thorough = max(0, min(len(pending), (left - 2 * len(pending)) // 6))
+        quick = max(0, min(len(pending) - thorough, (left - 8 * thorough) // 2))
+        if thorough + quick < len(pending):
+            self.frontier += pending[thorough + quick :]
+            self.complete = False
+        if thorough:
+            self._judge(pending[:thorough])
+        if quick:
+            self._half_step(pending[thorough : thorough + quick])
+
+    def _judge(self, checked: list[Group]) -> None:
+        """Isolated entries judged by the per-entry error model; the wrong ones are found."""
         x, tester = self.tester.x, self.tester
         idx = np.array([int(_indices(g.flat)[0]) for g in checked], dtype=np.intp)
         c = judge_entries(
@@ -671,7 +681,7 @@ class _Search:
             x,
             tester.f0,
             tester.analytic,
-            idx=idx,
+            idx=np.sort(idx),
             steps=lambda at: (x[at] + tester.step * np.maximum(1.0, np.abs(x[at]))) - x[at],
             scheme=SCHEMES["central"],
             eps_f=tester.eps_f,
@@ -690,6 +700,17 @@ class _Search:
                 self.found.append(
                     g._replace(numeric=c.numeric[k] * v, tolerance=c.tolerance[k] * abs(v))
                 )
+
+    def _half_step(self, checked: list[Group]) -> None:
+        """Isolated entries estimated again at half the step: found wrong unless the change
+        (their truncation error) covers the disagreement."""
+        specs = [(g.root, g.positions) for g in checked]
+        half = self.tester.differences(specs, np.full(len(specs), self.tester.step / 2))
+        for g, dh in zip(checked, half, strict=True):
+            trunc = REFINE * abs(g.numeric - dh)
+            widened = g._replace(tolerance=g.tolerance + self.tester.tol.safety * trunc)
+            if widened.fails:
+                self.found.append(widened)
 
     def verify(self) -> None:
         """What was neither named nor isolated must pass along a fresh direction (over all of x,
@@ -804,7 +825,8 @@ def _comparison(search: _Search, verdict: list[Group], notes: tuple[str, ...]) -
         mode="directional",
         patterns=tuple(patterns),
         nonfinite_directions=not np.all(np.isfinite(numbers[:, 0])) and not seen.incomplete,
-        unexplained_failure=failed and not mismatched.size and not patterns,
+        unexplained_failure=failed
+        and ((not mismatched.size and not patterns) or bool(search.frontier)),
         stair=search.tester.stair,
         kinks=search.kinks,
         stairs=search.stairs,

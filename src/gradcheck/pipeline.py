@@ -45,6 +45,7 @@ from .report import Diagnosis, Report
 MODES = ("auto", "full", "directional", "sample")
 AUTO_FULL_SECONDS = 10.0  # mode="auto" runs the full check when it should take less than this
 DEFAULT_BUDGET = 2000  # evaluations directional mode may spend localising wrong entries
+FULL_AFTER = 200  # and, for small x, at most max(2n + 100, this): then the full check decides
 SAMPLE_SIZE = 100
 MIDWAY_ENTRIES = 500  # full checks of this many entries also probe f's history halfway
 
@@ -496,7 +497,8 @@ def _directional(
             step=step,
             tol=tol,
             rng=rng,
-            budget=settings.budget,
+            # Localising spends no more than a full check would: past that, every entry decides.
+            budget=min(settings.budget, max(2 * problem.n + 100, FULL_AFTER)),
             layout=problem.layout,
             context=context,
             notes=notes,

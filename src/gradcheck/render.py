@@ -32,7 +32,10 @@ def _step_text(report: Report) -> str:
     noise = f"noise ε_f = {report.noise:.2g}"
     if report.step_policy == "given":
         given = report.step[np.isfinite(report.step)]
-        return f"step {float(given[0]) if given.size else float('nan'):g} as given ({noise})"
+        # The step of most entries (a staircase or a domain edge shortens a few of them).
+        values, counts = np.unique(given, return_counts=True)
+        step = float(values[np.argmax(counts)]) if given.size else float("nan")
+        return f"step {step:g} as given ({noise})"
     if report.mode == "directional":
         return f"steps from the error model along each direction ({noise})"
     if report.step_policy == "chosen":
