@@ -255,3 +255,28 @@ def test_a_users_random_py_does_not_break_the_workers(tmp_path):
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith("gradcheck PASS")
+
+
+def _kills_at_entry_7(x):
+    import os
+
+    if x[7] > 0.7 + 1e-12:  # the +step point of entry 7 (and points past it) kill the worker
+        os._exit(1)
+    g = np.cos(x)
+    g[3] *= -1  # a planted bug elsewhere
+    return float(np.sum(np.sin(x))), g
+
+
+def test_a_point_that_kills_its_dask_worker_is_named_and_the_rest_checked():
+    from . import functions
+
+    x = np.linspace(0, 2.9, 30)  # x[7] = 0.7
+    with functions.dask_client(processes=True) as client:
+        report = gradcheck.check(_kills_at_entry_7, x, executor=client, mode="full")
+    assert not report.ok
+    assert report.mismatched.tolist() == [3]  # the planted bug found
+    assert report.checked.size == 29  # every entry but the killer's
+    assert "entry x[7]" in report.incomplete
+    lost = [n for n in report.notes if "died twice" in n]
+    assert len(lost) == 1  # one point named, no other blamed
+    assert "x + " in lost[0]

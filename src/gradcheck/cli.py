@@ -6,9 +6,12 @@ Exit codes (the contract scripts rely on):
 - 1: the gradient is wrong;
 - 2: a usage error — bad flags, unreadable files, a syntax or import error in your file — as one
   line, without a traceback;
-- 3: your function raised: its type and message, and the entry and step where, as one line
-  (``--traceback`` prints the whole traceback);
+- 3: your function raised, or a call of it ran past ``--timeout``: its type and message, and
+  the entry and step where, as one line (``--traceback`` prints the whole traceback);
 - 130: interrupted (Ctrl-C).
+
+A closed pipe ends the command quietly with the verdict's code; characters the console cannot
+encode are spelt in ASCII; ``--json`` is strict JSON (NaN → null, ±inf → "Infinity").
 """
 
 from __future__ import annotations
@@ -35,7 +38,8 @@ from .evaluate import stop_pool, watch_parent
 from .pipeline import MODES
 
 EXIT_CODES = """exit status: 0 the gradient is right, 1 it is wrong, 2 a usage error (bad flags,
-unreadable files, a syntax or import error in your file), 3 your function raised."""
+unreadable files, a syntax or import error in your file), 3 your function raised or ran past
+--timeout, 130 interrupted."""
 
 
 class UsageError(Exception):

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, NamedTuple, cast
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 import numpy as np
 
@@ -157,32 +157,14 @@ def compare_entries(
     f0: float,
     analytic: np.ndarray,
     *,
-    idx: np.ndarray,
-    steps: np.ndarray | Callable[[np.ndarray], np.ndarray],
-    scheme: Scheme,
-    eps_f: float,
-    tol: Tolerances,
     describe: Callable[[int], str],
     mode: str = "full",
-    midway: Callable[[], Seen] | None = None,
-    shorten: bool = True,
+    **options: Any,
 ) -> Comparison:
-    """Estimate each entry of ``idx``, compare it within the error model, refine the suspicious
-    (:func:`judge_entries`), as per-entry arrays of n for the report."""
-    j = judge_entries(
-        ev,
-        x,
-        f0,
-        analytic,
-        idx=idx,
-        steps=steps,
-        scheme=scheme,
-        eps_f=eps_f,
-        tol=tol,
-        describe=describe,
-        midway=midway,
-        shorten=shorten,
-    )
+    """Estimate each entry, compare it within the error model, refine the suspicious
+    (:func:`judge_entries`, which takes the ``options``), as per-entry arrays of n for the
+    report."""
+    j = judge_entries(ev, x, f0, analytic, describe=describe, **options)
     n = x.size
     numeric, error, step, tolerance = (np.full(n, np.nan) for _ in range(4))
     numeric[j.idx], error[j.idx], step[j.idx] = j.numeric, j.error, j.step

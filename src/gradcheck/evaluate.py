@@ -654,9 +654,10 @@ class Evaluator:
             remote.close()
             self._spent(t0, 0)
 
-    def scattered(self, client: Any) -> Any:
-        """The payload, sent once to every worker of a Dask client (a future of it)."""
-        if self._scattered is None or self._scattered[0] is not client:
+    def scattered(self, client: Any, again: bool = False) -> Any:
+        """The payload, sent once to every worker of a Dask client (a future of it); ``again``
+        sends it anew (the workers that held it died)."""
+        if again or self._scattered is None or self._scattered[0] is not client:
             # hash=False: a key of its own. Hashed by content, a second check of the same f on
             # the same client got the first one's key, and lost the data when the first check's
             # future was released (every evaluation then failed: found by re-checking on one
@@ -716,7 +717,8 @@ class _Remote:
         threads = isinstance(self.executor, ThreadPoolExecutor)
         self.payload: Any = ev.call if threads else ev.payload()
         self.options: dict[str, Any] = {}
-        if is_dask_client(self.executor):
+        self.dask = is_dask_client(self.executor)
+        if self.dask:
             # A Dask client: the function and its data go to every worker once (scatter), and
             # each task carries only a reference to them.
             self.payload, self.options = ev.scattered(self.executor), {"pure": False}
@@ -750,22 +752,39 @@ class _Remote:
             self.sink.store(k, key, cost, dtype, mutated, self.points.where)
 
     def _retry(self, chunk: list[tuple[int, str]], cause: Exception) -> None:
+        """A chunk that failed without an error of f's: again point by point. On Dask, data
+        lost with a dead worker (the scattered function) is sent again and does not count
+        against a point; a point is blamed only when it fails on its own (on Dask, when the
+        scheduler says it killed its workers: ``KilledWorker``)."""
         if isinstance(cause, BrokenExecutor):
             self._replace_broken()
+        if self.dask and _lost_data(cause):
+            self._rescatter()
         for k, key in chunk:
-            try:
-                self._store([(k, key)], self.submit([self.points.change(k)]).result())
-            except Exception as exc:
-                if isinstance(exc, FunctionTimeout):
-                    raise self.ev._timeout(self.points.where(k)) from None
-                if hasattr(exc, "gradcheck_position"):
-                    _raised_at(exc, self.points.where(k))
-                    raise
-                if isinstance(exc, BrokenExecutor):
-                    self._replace_broken()
-                self.sink.lost.append(
-                    f"{self.points.where(k)} ({type(cause).__name__}, then {type(exc).__name__})"
-                )
+            for attempt in range(3):
+                try:
+                    self._store([(k, key)], self.submit([self.points.change(k)]).result())
+                    break
+                except Exception as exc:
+                    if isinstance(exc, FunctionTimeout):
+                        raise self.ev._timeout(self.points.where(k)) from None
+                    if hasattr(exc, "gradcheck_position"):
+                        _raised_at(exc, self.points.where(k))
+                        raise
+                    if isinstance(exc, BrokenExecutor):
+                        self._replace_broken()
+                    if self.dask and _lost_data(exc) and attempt < 2:
+                        self._rescatter()
+                        continue
+                    where = self.points.where(k)
+                    self.sink.lost.append(
+                        f"{where} ({type(cause).__name__}, then {type(exc).__name__})"
+                    )
+                    break
+
+    def _rescatter(self) -> None:
+        """Send f and its data to the workers again (those that held them died)."""
+        self.payload = self.ev.scattered(self.executor, again=True)
 
     def _replace_broken(self) -> None:
         """A pool whose worker died refuses all work: go on with one fresh process of ours."""
@@ -782,6 +801,14 @@ class _Remote:
     def close(self) -> None:
         if self.own is not None:
             self.own.shutdown(wait=True, cancel_futures=True)
+
+
+def _lost_data(exc: BaseException) -> bool:
+    """A Dask task that failed because data it needed was lost (its holders died), not because
+    it killed its worker: a cancelled future of the scattered payload, a lost dependency."""
+    return type(exc).__name__ in ("FutureCancelledError", "CancelledError", "FutureLostError") or (
+        "lost" in str(exc).lower() and type(exc).__name__ != "KilledWorker"
+    )
 
 
 def watch_parent(parent: int) -> None:

@@ -82,6 +82,8 @@ def headline(report: Report) -> str:
         d.kind in PROBE_KINDS for d in failing
     ):
         causes.append(f"{found} within tolerance")
+    if report.incomplete:  # the check did not finish: said too, after what it found
+        causes.append(report.incomplete)
     return "; ".join(dict.fromkeys(causes))
 
 
