@@ -750,6 +750,8 @@ class _Remote:
         self.ev.ledger.calls += len(chunk)
         for (k, key), (cost, dtype, mutated) in zip(chunk, results, strict=True):
             self.sink.store(k, key, cost, dtype, mutated, self.points.where)
+        if self.sink.checkpoint is not None:  # each chunk's results on disk as it returns
+            self.sink.checkpoint.flush()
 
     def _retry(self, chunk: list[tuple[int, str]], cause: Exception) -> None:
         """A chunk that failed without an error of f's: again point by point. On Dask, data
