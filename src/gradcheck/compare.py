@@ -345,6 +345,9 @@ def _refine(
     # The truncation error dominates the noise (NaN: a side left the domain): the step was too
     # long for this entry, whether or not the truncation now covers the disagreement.
     long = ~(trunc <= judge.tol.safety * eps_f * est.roundoff[pos])
+    # Long, and still after a shorter step: the estimate has not converged (a step the caller
+    # gave is theirs: only an accusation is tested further).
+    unsettled = long & shorten
     stairs = np.array([], dtype=np.intp)
     if shorten and np.any(long) and not seen.incomplete:
         shorter, flat, more = _shorter(
@@ -358,12 +361,17 @@ def _refine(
         judge.set("error", at, shorter.error(eps_f, scheme.relative_error)[keep])
         still[np.flatnonzero(long)[keep]] = judge.wrong(at)
         stairs = suspicious[long][flat]
-    if scheme.sees_kinks and np.any(still) and not seen.incomplete:
-        # Before accusing: is f flat at x? (a staircase finer than the step, a flat piece)
-        flat, wrong, more = _flat(ev, x, f0, suspicious[still], judge, eps_f, describe)
+        noise = judge.tol.safety * eps_f * shorter.roundoff
+        unsettled[np.flatnonzero(long)] = ~keep | ~(shorter.truncation <= noise)
+    probe = (still | unsettled) & ~np.isin(suspicious, stairs)
+    if scheme.sees_kinks and np.any(probe) and not seen.incomplete:
+        # Before accusing, or passing on an estimate that did not converge: is f flat at x?
+        # (a staircase finer than the step, a flat piece the step reached beyond)
+        flat, wrong, more = _flat(ev, x, f0, suspicious[probe], judge, eps_f, describe)
         seen = seen | more
         stairs = np.union1d(stairs, flat)
-        still[np.isin(suspicious, flat[~wrong])] = False
+        at = np.isin(suspicious, flat)
+        still[at] = np.isin(suspicious[at], flat[wrong])
     kinks = np.array([], dtype=np.intp)
     if scheme.sees_kinks:
         is_kink = _kinks(judge.analytic[suspicious], f0, est, pos, half, eps_f, judge.tol.safety)
@@ -389,10 +397,13 @@ def _flat(
     or a constant piece the step reached beyond. A kink at x (flat on one side only) is not.
     Their derivative is 0: the judge's numbers are set to it and judged (returned: the flat
     entries, which of them are still wrong, what the calls showed)."""
-    # The slope measured; where f did not move at all over the step (numeric exactly 0), the
-    # slope the gradient claims: f must move by that much if the claim is a derivative.
-    numeric = judge.get("numeric", idx)
-    slope = np.where(numeric != 0, np.abs(numeric), np.abs(judge.analytic[idx]))
+    # The smaller of the slope measured (at a long step it may be far off) and the slope the
+    # gradient claims; where one is exactly 0 (f did not move at all over the step, or the
+    # gradient says 0), the other: f must move by that much if it has that slope.
+    numeric, claimed = np.abs(judge.get("numeric", idx)), np.abs(judge.analytic[idx])
+    slope = np.where(
+        (numeric != 0) & (claimed != 0), np.minimum(numeric, claimed), np.maximum(numeric, claimed)
+    )
     with np.errstate(divide="ignore", invalid="ignore"):  # slope 0: t is the step's quarter
         t = np.fmin(4 * eps_f / slope, np.abs(judge.get("step", idx)) / 4)
     # t/2 at least 4 units in float32's last place of x: a function that rounds x to float32
@@ -408,7 +419,10 @@ def _flat(
     at = idx[flat]
     judge.set("numeric", at, 0.0)
     judge.set("step", at, t[flat])
-    judge.set("error", at, eps_f / t[flat])
+    # f exactly equal at x, x ± t/2 and x ± t: a slope s moves f by s·t/2 between them, so
+    # equality bounds |s| by the rounding of f over t/2, about ε_f/t: the error model's
+    # allowance (safety·error) is that bound itself, a quarter of the slope that sized t.
+    judge.set("error", at, eps_f / (SAFETY * t[flat]))
     return at, judge.wrong(at), costs.seen
 
 
