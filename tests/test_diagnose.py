@@ -456,3 +456,22 @@ def test_diagnoses_are_in_str_and_to_dict():
     assert d["block"] == "Theta2"
     assert d["severity"] == "fail"
     assert d["factor"] == pytest.approx(1.2, rel=1e-5)
+
+
+def test_a_hypothesis_that_raises_becomes_a_note_not_an_aborted_check(monkeypatch):
+    from dataclasses import replace
+
+    import gradcheck
+    from gradcheck import diagnose
+
+    def broken(view):
+        raise RuntimeError("a bug in a hypothesis")
+
+    rows = tuple(replace(h, test=broken) if h.kind == "sign" else h for h in diagnose.HYPOTHESES)
+    monkeypatch.setattr(diagnose, "HYPOTHESES", rows)
+    x = np.linspace(-1, 1, 8)
+    report = gradcheck.check(lambda v: (float(v @ v), -2 * v), x)  # a sign bug
+    assert not report.ok
+    assert report.mismatched.size == 8
+    assert "sign" not in [d.kind for d in report.diagnoses]  # its row was skipped, no abort
+    assert any("'sign' hypothesis raised RuntimeError" in n for n in report.notes)

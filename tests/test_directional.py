@@ -9,7 +9,8 @@ import pytest
 
 import gradcheck
 from gradcheck import ex4
-from gradcheck.directional import DIRECTIONS, Root
+from gradcheck.directional import DIRECTIONS
+from gradcheck.directions import Root
 
 from . import functions
 

@@ -7,7 +7,7 @@ import pytest
 
 import gradcheck
 from gradcheck import ex4
-from gradcheck.directional import random_direction
+from gradcheck.directions import random_direction
 
 from . import functions
 

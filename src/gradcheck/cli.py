@@ -400,7 +400,7 @@ def _run_check(run: Any, args: argparse.Namespace) -> Any:
         result = run(**({"executor": executor, "workers": args.workers} if executor else {}))
         return result
     except Exception as exc:
-        if any("gradcheck: raised while" in n for n in getattr(exc, "__notes__", [])):
+        if hasattr(exc, "gradcheck_where"):  # marked by gradcheck.evaluate.raised_in_user_code
             raise FunctionRaised(exc) from None  # f's own error, raised where we said
         if isinstance(exc, (ValueError, TypeError)):
             raise UsageError(str(exc).splitlines()[0]) from None

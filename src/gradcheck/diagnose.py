@@ -18,7 +18,9 @@ explains every item of its scope within the error model. What no hypothesis expl
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -399,10 +401,38 @@ def first_explanation(view: View) -> Diagnosis | None:
     for h in HYPOTHESES:
         if (view.by_entry and view.suspects.size < h.minimum) or evidence <= h.parameters:
             continue
-        found = h.test(view)
+        try:
+            found = h.test(view)
+        except Exception as exc:  # noqa: BLE001 (a bug of ours must not abort the user's check)
+            _crashed(h.kind, exc)
+            continue
         if found is not None:
             return found
     return None
+
+
+_CRASHES: ContextVar[list[str] | None] = ContextVar("gradcheck_hypothesis_crashes", default=None)
+
+
+def _crashed(kind: str, exc: Exception) -> None:
+    """A hypothesis that raised is skipped (its entries stay ``localized``) and said in a note."""
+    notes = _CRASHES.get()
+    if notes is not None:
+        notes.append(
+            f"the {kind!r} hypothesis raised {type(exc).__name__}: {exc} — it was skipped (a "
+            "bug in gradcheck: please report it with this note)."
+        )
+
+
+@contextmanager
+def crash_notes() -> Iterator[list[str]]:
+    """Collect the notes of hypotheses that raised while diagnosing (see :func:`_crashed`)."""
+    notes: list[str] = []
+    token = _CRASHES.set(notes)
+    try:
+        yield notes
+    finally:
+        _CRASHES.reset(token)
 
 
 def explain_entries(

@@ -4,13 +4,10 @@ For a direction v, the central difference ``(f(x + s·v) − f(x − s·v)) / (2
 at the cost of two evaluations, whatever the dimension, and is compared with ``analytic·v``
 under the same error model as single entries (:meth:`gradcheck.compare.Tolerances.allowed`).
 
-Directions. ``v_i = ±u_i·max(1, |x_i|)`` with a random sign and ``u_i`` uniform in [0.5, 1.5)
-(on a grid of 2^14 values: 15 random bits per entry, four entries to a 64-bit word of PCG64).
-They are never stored: a direction is a seed, and the values on any range of its entries are
-drawn again when needed (``PCG64.advance`` skips to the range), so that the memory of a check
-stays a few vectors whatever n. A direction is drawn 65,536 entries at a time, and x ± s·v and
-the sums its tolerance needs are built from each part while it is in cache: one pass over x,
-the gradient and the two points, whatever n.
+Directions (:mod:`gradcheck.directions`). ``v_i = ±u_i·max(1, |x_i|)`` with a random sign and
+``u_i`` uniform in [0.5, 1.5), never stored: a direction is a seed, drawn again on any range of
+its entries when needed. x ± s·v and the sums its tolerance needs are built from each part of
+65,536 entries while it is in cache: one pass over x, the gradient and the two points.
 
 Why three directions are enough. Let δ = analytic − ∇f, and τ the tolerance along v. The test
 along v misses δ only if ``|δ·v| ≤ τ``. Condition on every term of ``δ·v`` but one,
@@ -42,8 +39,11 @@ the block are tested first), and a failing row or column is tested as a scope of
 ``Theta1[3, :]`` never written is named ``zero`` without localising its 401 entries. Otherwise
 groups are halved: with ``v_G`` the direction restricted to a group split into L and R,
 ``∇f·v_G = ∇f·v_L + ∇f·v_R``, so testing L also tests R: about ``2·log2(n)`` calls per wrong
-entry. Each isolated entry is estimated again at half the step, and the remaining entries must
-pass along a fresh direction. When the budget runs out first, the groups still failing are
+entry. Each isolated entry is judged on its own by the per-entry error model before it is named
+(:func:`gradcheck.compare.judge_entries`; at half the step when the budget is short; left on the
+frontier, not accused, when it is out), and the remaining entries must pass along a fresh
+direction. For small x, localising spends at most what a full check would; past that, every
+entry decides (:func:`gradcheck.pipeline._directional`). When the budget runs out first, the groups still failing are
 reported with an estimate of how many entries they hold.
 """
 
@@ -68,6 +68,7 @@ from .compare import (
 )
 from .diagnose import HYPOTHESES, SLACK, direction_view, first_explanation
 from .differences import SCHEMES
+from .directions import DRAWN, Positions, Root, size_of
 from .evaluate import Evaluator, Points, Seen
 from .layout import Layout, entries, entry_name, set_name
 from .noise import Noise
@@ -86,119 +87,6 @@ class _Incomplete(Exception):
     """Evaluations went missing (Ctrl-C, a worker that died): stop where we are."""
 
 
-Positions = slice | np.ndarray  # positions along a root's order
-
-
-DRAWN = 1 << 16  # entries drawn at a time: their work stays in cache (2^15: 10 % slower; 2^18: 5×)
-UNIT = 2.0**-14  # u = |K|·UNIT for the drawn integers K
-
-
-@dataclass(frozen=True)
-class Root:
-    """A random direction over an ordered scope: its entries (``order``, flat indices or a
-    slice of them) and the seed its values are drawn from."""
-
-    order: slice | np.ndarray
-    size: int
-    seed: int
-    holes: np.ndarray | None = None  # sorted positions where the direction is 0 (left out)
-
-    def flat(self, positions: Positions) -> slice | np.ndarray:
-        """Flat indices of ``positions``."""
-        if isinstance(self.order, slice):
-            start = self.order.start or 0
-            if isinstance(positions, slice):
-                return slice(start + (positions.start or 0), start + positions.stop)
-            return positions + start
-        return self.order[positions]
-
-    def values(
-        self,
-        x: np.ndarray,
-        positions: Positions,
-        out: np.ndarray | None = None,
-    ) -> np.ndarray:
-        """``±u·max(1, |x|)`` at ``positions``, the same every time they are drawn (into
-        ``out`` when given: no new memory for a direction of n entries)."""
-        size = _size(positions)
-        v = np.empty(size) if out is None else out[:size]
-        if isinstance(positions, slice):
-            for at, part in self.drawn(x, positions):
-                v[at : at + part.size] = part
-            return v
-        lo, hi = int(positions.min()), int(positions.max()) + 1
-        v[:] = self.values(x, slice(lo, hi))[positions - lo]
-        return v
-
-    def drawn(
-        self,
-        x: np.ndarray,
-        positions: slice,
-        step: float = 1.0,
-    ) -> Iterator[tuple[int, np.ndarray]]:
-        """``step·v`` on a range of positions, ``DRAWN`` entries at a time: (offset in the
-        range, values), the values in memory reused from one part to the next. The scale
-        ``max(1, |x|)`` is computed on each part as it is drawn: reading it from a vector kept
-        for the purpose was slower than computing it again from x, which is read anyway."""
-        start, size = positions.start or 0, _size(positions)
-        flat = self.flat(positions)
-        part_size = min(DRAWN, size)
-        work, mag, ones = np.empty(part_size), np.empty(part_size), np.ones(part_size)
-        holes = self.holes if self.holes is not None and self.holes.size else None
-        for at, k in _signed(self.seed, start, size):
-            part = work[: k.size]
-            np.multiply(k, step * UNIT, out=part)
-            idx = (
-                slice(flat.start + at, flat.start + at + k.size)
-                if isinstance(flat, slice)
-                else flat[at : at + k.size]
-            )
-            m = np.abs(x[idx], out=mag[: k.size])
-            np.maximum(m, ones[: k.size], out=m)  # 3× faster than against the scalar 1.0
-            part *= m
-            if holes is not None:
-                lo, hi = np.searchsorted(holes, [start + at, start + at + k.size])
-                part[holes[lo:hi] - start - at] = 0.0
-            yield at, part
-
-
-def _signed(seed: int, start: int, size: int) -> Iterator[tuple[int, np.ndarray]]:
-    """The integers ``K = ±(8192 + r)`` of a direction at positions ``start … start + size``,
-    ``DRAWN`` at a time (offset, K): r has 14 random bits and the sign is random, so that
-    ``u = |K|·2^-14`` is uniform on [0.5, 1.5) at a resolution of 2^-14. Four positions share
-    one 64-bit word of PCG64, which skips to any position (``advance``); the words are read
-    little-endian, the same on any machine."""
-    bits = np.random.PCG64(seed)
-    at = start - start % 4
-    bits.advance(at // 4)
-    end = start + size
-    sign = np.empty(DRAWN, np.int16)
-    while at < end:
-        stop = min(end, at + DRAWN)
-        words = bits.random_raw(-(-(stop - at) // 4))
-        k = words.astype("<u8", copy=False).view("<i2")[max(start, at) - at : stop - at]
-        s = sign[: k.size]
-        np.right_shift(k, 15, out=s)  # 0 or −1
-        k &= 0x3FFF
-        k += 8192
-        k ^= s  # with the next line: −K where the sign is −1 (two's complement)
-        k -= s
-        yield max(start, at) - start, k
-        at += DRAWN
-
-
-def random_direction(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """A random direction over all of x (kept for callers that want one as an array)."""
-    root = Root(slice(0, x.size), x.size, int(rng.integers(2**63)))
-    return root.values(x, slice(0, x.size))
-
-
-def _size(positions: Positions) -> int:
-    if isinstance(positions, slice):
-        return positions.stop - (positions.start or 0)
-    return int(positions.size)
-
-
 Spec = tuple["Root", Positions]  # a direction's root and the positions it is restricted to
 
 
@@ -215,7 +103,7 @@ class Group(NamedTuple):
 
     @property
     def size(self) -> int:
-        return _size(self.positions)
+        return size_of(self.positions)
 
     @property
     def fails(self) -> bool:
@@ -297,7 +185,7 @@ class _Tester:
                 held.update({2 * k: plus, 2 * k + 1: minus})
             return slice(None), held.pop(j)  # handed over: f may keep it
 
-        where = lambda j: f"along a random direction over {_size(specs[j // 2][1])} entries"
+        where = lambda j: f"along a random direction over {size_of(specs[j // 2][1])} entries"
         costs = self.ev.costs(Points(self.x, 2 * len(specs), change, where, owned=True))
         self.seen = self.seen | costs.seen
         if costs.seen.incomplete:
@@ -318,7 +206,7 @@ class _Tester:
             np.copyto(minus, x)
         if isinstance(positions, slice):
             parts: Iterator[tuple[int, np.ndarray]] = root.drawn(x, positions, step)
-            largest = min(DRAWN, _size(positions))
+            largest = min(DRAWN, size_of(positions))
         else:  # a few scattered entries (a column): drawn in one piece
             parts, largest = iter([(0, step * root.values(x, positions))]), positions.size
         sums = np.zeros(3)  # Σ|s·v|, Σ a·s·v, Σ (a·s·v)²
@@ -338,7 +226,7 @@ class _Tester:
             sums[2] += w @ w
         norm = math.sqrt(sums[2]) / step
         # |a·v| round-off ≤ eps·Σ|a_i v_i| ≤ eps·√size·‖a∘v‖₂ (Cauchy–Schwarz).
-        rounding = 100 * EPS * math.sqrt(_size(positions)) * norm
+        rounding = 100 * EPS * math.sqrt(size_of(positions)) * norm
         return plus, minus, (sums[1] / step, norm, sums[0] / step, rounding)
 
     def _stairs(self, long: np.ndarray, short: np.ndarray, steps: np.ndarray) -> np.ndarray:

@@ -343,9 +343,17 @@ def _text(where: str | Callable[[], str]) -> str:
     return where if isinstance(where, str) else where()
 
 
+def raised_in_user_code(exc: BaseException, what: str, where: str) -> None:
+    """Mark an exception of the user's code (``what``: f, grad, a vjp): a note saying where it
+    was being evaluated, and ``exc.gradcheck_where``, the typed marker the command reads to
+    tell "your function raised" (exit 3) from a usage error (exit 2)."""
+    exc.add_note(f"gradcheck: raised while evaluating {what} {where}.")
+    exc.gradcheck_where = f"{what} {where}"  # type: ignore[attr-defined]
+
+
 def _raised_at(exc: BaseException, where: str | Callable[[], str]) -> None:
     """The note every exception of f gets: where it was being evaluated."""
-    exc.add_note(f"gradcheck: raised while evaluating f {_text(where)}.")
+    raised_in_user_code(exc, "f", _text(where))
 
 
 @dataclass

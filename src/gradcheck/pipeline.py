@@ -23,7 +23,7 @@ from . import compare
 from ._version import __version__
 from .checkpoint import Checkpoint, fingerprint
 from .compare import Comparison, Tolerances, compare_entries
-from .diagnose import diagnose, noise_warnings
+from .diagnose import crash_notes, diagnose, noise_warnings
 from .differences import METHODS, Scheme, choose_steps, positive_number, positive_step, scheme_of
 from .directional import Context, compare_directions
 from .evaluate import Evaluator, Ledger, Seen, executor_workers
@@ -601,8 +601,9 @@ def _report(
     """The report, with what an extension adds."""
     c = judged.comparison if judged is not None else _nothing_compared(problem.n)
     seen = probes.seen | c.seen | (judged.noise.seen if judged is not None else Seen())
-    diagnoses = _diagnoses(problem, settings, probes, judged, seen)
-    notes = [*problem.notes, *probes.notes, *c.notes]
+    with crash_notes() as crashed:
+        diagnoses = _diagnoses(problem, settings, probes, judged, seen)
+    notes = [*problem.notes, *probes.notes, *c.notes, *crashed]
     if ev.checkpoint is not None:  # the check is over: flushed, unlocked, and what it noticed
         ev.checkpoint.close()
         notes += ev.checkpoint.notes

@@ -23,7 +23,7 @@ import numpy as np
 
 from .compare import largest
 from .diagnose import nonfinite_entries
-from .evaluate import Evaluator, Seen, as_scalar
+from .evaluate import Evaluator, Seen, as_scalar, raised_in_user_code
 from .layout import Layout, entry_name
 from .precision import EPS, eps_of
 from .problem import Problem
@@ -104,7 +104,7 @@ def _gradient(problem: Problem, from_f: object, where: str) -> tuple[object, boo
         return problem.raw_gradient(from_f, problem.x)
     except Exception as exc:
         if problem.grad is not None:  # the user's grad raised: say where, as for f
-            exc.add_note(f"gradcheck: raised while evaluating grad {where}.")
+            raised_in_user_code(exc, "grad", where)
         raise
 
 
