@@ -503,3 +503,42 @@ def test_a_gradient_that_varies_more_than_round_off_is_nondeterministic():
     assert "in a gradient entry" in d.message
     assert report.ok
     assert not gradcheck.check(_wobbling(1e-2), np.linspace(-1, 1, 8)).ok
+
+
+def test_ctrl_c_returns_the_partial_report():
+    state = {"calls": 0}
+
+    def f(x):
+        state["calls"] += 1
+        if state["calls"] == 25:
+            raise KeyboardInterrupt
+        return functions.smooth(x)
+
+    report = gradcheck.check(f, np.linspace(-1, 1, 40))
+    assert not report.ok
+    assert 0 < report.checked.size < 40
+    assert any("interrupted" in n for n in report.notes)
+    assert "interrupted" in str(report)
+
+
+def test_progress_on_gives_the_same_result():
+    x = np.linspace(-1, 1, 30)
+    assert (
+        gradcheck.check(functions.smooth, x, progress=True).evaluations
+        == gradcheck.check(functions.smooth, x, progress=False).evaluations
+    )
+
+
+def test_auto_mode_runs_full_when_cheap_and_directional_when_not(monkeypatch):
+    from gradcheck import pipeline
+
+    assert gradcheck.check(functions.smooth, np.linspace(-1, 1, 50)).mode == "full"
+    assert gradcheck.check(functions.smooth, np.linspace(-1, 1, 600)).mode == "full"
+    # A full check that would take longer than auto mode allows (here: any time at all, for
+    # more than 100 entries) runs directionally: decided from the measured time per call.
+    monkeypatch.setattr(pipeline, "AUTO_FULL_SECONDS", 0.0)
+    report = gradcheck.check(functions.sum_of_squares, np.linspace(-1, 1, 6000))
+    assert report.mode == "directional"
+    assert report.ok
+    assert report.evaluations <= 50
+    assert gradcheck.check(functions.smooth, np.linspace(-1, 1, 100)).mode == "full"  # n ≤ 100

@@ -145,3 +145,24 @@ def test_a_worker_that_dies_on_one_point_is_named_and_the_rest_kept(workers):
     kept = [i for i in range(8) if i != 3]
     assert report.checked.tolist() == kept
     np.testing.assert_array_equal(report.numeric[kept], serial.numeric[kept])
+
+
+def test_checkpoint_resumes_without_redoing_evaluations(tmp_path):
+    path = tmp_path / "check.jsonl"
+    calls = []
+
+    def f(x):
+        calls.append(1)
+        return functions.smooth(x)
+
+    x = np.linspace(-1, 1, 20)
+    first = gradcheck.check(f, x, checkpoint=path)
+    n_first = len(calls)
+    assert path.exists()
+    # a header, then every evaluation but the three at x (two probes and the history probe)
+    assert len(path.read_text().splitlines()) == 1 + n_first - 3
+    second = gradcheck.check(f, x, checkpoint=path)
+    # The calls at x (which also return the gradient) and the first saved points met, the noise
+    # line, evaluated again to verify that the file is this function's.
+    assert len(calls) - n_first == 3 + 8
+    np.testing.assert_array_equal(first.numeric, second.numeric)

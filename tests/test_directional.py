@@ -68,6 +68,7 @@ def test_one_wrong_entry_in_a_million_in_at_most_60_calls():
     report = gradcheck.check(f, w, mode="directional")
     assert report.mismatched.tolist() == [654_321]
     assert report.evaluations <= 60
+    assert "1 wrong entry found among 1000000" in report.summary()
 
 
 def test_three_wrong_entries_in_1e5_in_at_most_130_calls():
@@ -78,6 +79,11 @@ def test_three_wrong_entries_in_1e5_in_at_most_130_calls():
     # Each isolated entry is judged on its own before it is named (estimate, half step, the
     # staircase test: 6 calls): evidence about that entry, not only about its directions.
     assert report.evaluations <= 130
+    # the numeric derivative at each localised entry is estimated too
+    exact = functions.logistic_regression(100_000, 50)[0](w)[1]
+    np.testing.assert_allclose(
+        report.numeric[report.mismatched], exact[report.mismatched], rtol=1e-4, atol=1e-7
+    )
 
 
 def _full_size(weights_path, bug):
@@ -208,3 +214,155 @@ def test_the_points_and_sums_of_a_direction_match_its_values():
         assert av == pytest.approx(a[flat] @ v, rel=1e-12)
         assert norm == pytest.approx(np.linalg.norm(a[flat] * v), rel=1e-12)
         assert weight == pytest.approx(np.abs(v).sum(), rel=1e-12)
+
+
+# ----- moved from the former test_scale.py: patterns from directions, huge costs ---------------
+
+
+def test_a_correct_100k_gradient_passes_in_at_most_50_evaluations():
+    f, w = functions.logistic_regression(100_000, 200)
+    report = gradcheck.check(f, w, mode="directional")
+    assert report.ok, str(report)
+    assert report.evaluations <= 50
+    assert report.mode == "directional"
+
+
+def test_a_sign_error_everywhere_is_diagnosed_without_localising_every_entry():
+    f, w = functions.logistic_regression(50_000, 100)
+    report = gradcheck.check(lambda v: (f(v)[0], -f(v)[1]), w, mode="directional")
+    assert report.diagnoses[0].kind == "sign"
+    assert report.evaluations <= 60
+
+
+def test_a_missing_one_over_m_is_diagnosed_directionally():
+    f, w = functions.logistic_regression(20_000, 100)
+    report = gradcheck.check(lambda v: (f(v)[0], 100 * f(v)[1]), w, mode="directional")
+    d = report.diagnoses[0]
+    assert d.kind == "scale"
+    assert d.factor == pytest.approx(100, rel=1e-6)
+
+
+def _full_size_directional(weights_path, bug):
+    """The full-size course network (400-25-10, m = 30, λ = 1) with a planted bug, checked in
+    directional mode; ``bug(p, J, g)`` returns the broken (J, g)."""
+    theta1, theta2 = ex4.load_weights(weights_path)
+    rng = np.random.default_rng(0)
+    X, y = rng.random((30, 400)), rng.integers(1, 11, 30)
+
+    def cost(p):
+        J, g = ex4.nn_cost_function(p, 400, 25, 10, X, y, 1.0)
+        return bug(p, J, g.copy())
+
+    return gradcheck.check(
+        cost,
+        ex4.unroll(theta1, theta2),
+        blocks={"Theta1": (25, 401), "Theta2": (10, 26)},
+        order="F",
+        mode="directional",
+    )
+
+
+def _scaled(part, factor):
+    def bug(p, J, g):
+        g[part] *= factor
+        return J, g
+
+    return bug
+
+
+@pytest.mark.parametrize(
+    ("block", "factor", "kind"), [("Theta1", 30.0, "scale"), ("Theta2", -1.0, "sign")]
+)
+def test_a_whole_block_pattern_is_named_without_localising_its_entries(
+    weights_path, block, factor, kind
+):
+    # a missing 1/m (m = 30) in Theta1's gradient, or Theta2's sign flipped
+    part = slice(0, 10025) if block == "Theta1" else slice(10025, None)
+    report = _full_size_directional(weights_path, _scaled(part, factor))
+    d = report.diagnoses[0]
+    assert (d.kind, d.block) == (kind, block)
+    if kind == "scale":
+        assert d.factor == pytest.approx(30.0, rel=1e-6)
+    assert report.mismatched.size == (10025 if block == "Theta1" else 260)
+    assert report.evaluations <= 100
+
+
+def _question(p, J, g):  # Theta2's bias column regularised in the cost only
+    return J + 1.0 / 30 * np.sum(p[10025:10035] ** 2), g
+
+
+def _no_l2_in_gradient(p, J, g):  # the gradient lacks λ/m·Θ on every non-bias entry
+    t1 = p[:10025].reshape(25, 401, order="F").copy()
+    t2 = p[10025:].reshape(10, 26, order="F").copy()
+    t1[:, 0] = 0
+    t2[:, 0] = 0
+    return J, g - 1.0 / 30 * ex4.unroll(t1, t2)
+
+
+@pytest.fixture(scope="module")
+def rosen_point():
+    from scipy.optimize import rosen, rosen_der
+
+    x = np.random.default_rng(0).standard_normal(200_000)
+    g = rosen_der(x)
+    assert rosen(x) > 1e7  # |f| is huge beside the gradient's entries
+    return x, g, int(np.argsort(np.abs(g))[g.size // 2])  # an entry of median size
+
+
+def _rosen(bug=None, i=0, g0=None):
+    from scipy.optimize import rosen, rosen_der
+
+    def f(x):
+        g = rosen_der(x)
+        if bug == "scale":
+            g[i] *= 1.01
+        elif bug == "shift":
+            g[i] += 1e-2 * abs(g0[i])
+        return rosen(x), g
+
+    return f
+
+
+@pytest.mark.parametrize("bug", ["scale", "shift"])
+def test_a_one_percent_error_is_found_despite_a_huge_cost(rosen_point, bug):
+    x, g0, i = rosen_point
+    report = gradcheck.check(_rosen(bug, i, g0), x, mode="directional")
+    assert not report.ok
+    assert report.mismatched.tolist() == [i]
+    d = report.diagnoses[0]
+    assert (d.kind, d.indices.tolist()) == ("localized", [i])
+    assert report.numeric[i] == pytest.approx(g0[i], rel=1e-4)  # the entry's true derivative
+    assert report.evaluations <= 150
+
+
+@pytest.mark.parametrize("n", [200_000, 1_000_000])
+def test_no_false_alarm_on_a_correct_rosenbrock_with_a_huge_cost(n):
+    x = np.random.default_rng(1).standard_normal(n)
+    report = gradcheck.check(_rosen(), x, mode="directional")
+    assert report.ok, str(report)
+    assert report.evaluations <= 40
+
+
+def test_the_questions_bug_is_found_from_directions_alone(weights_path):
+    report = _full_size_directional(weights_path, _question)
+    assert [(d.kind, d.block) for d in report.diagnoses] == [("regularization", "Theta2")]
+    assert report.diagnoses[0].factor == pytest.approx(2 / 30, rel=1e-4)
+    assert report.mismatched.tolist() == list(range(10025, 10035))
+    assert report.evaluations <= 100
+
+
+def test_a_block_never_written_is_named_zero_from_directions_alone(weights_path):
+    report = _full_size_directional(weights_path, _scaled(slice(10025, None), 0.0))
+    assert [(d.kind, d.block) for d in report.diagnoses] == [("zero", "Theta2")]
+    assert report.mismatched.size == 260
+    assert report.evaluations <= 100
+
+
+def test_an_l2_term_missing_everywhere_is_named_once_from_directions_alone(weights_path):
+    report = _full_size_directional(weights_path, _no_l2_in_gradient)
+    assert [(d.kind, d.block) for d in report.diagnoses] == [("regularization", None)]
+    assert report.diagnoses[0].factor == pytest.approx(1 / 30, rel=1e-4)
+    assert "Theta1[:, 1:] (all but the bias column" in report.diagnoses[0].message
+    assert "Theta2[:, 1:] (all but the bias column" in report.diagnoses[0].message
+    assert report.mismatched.size == 25 * 400 + 10 * 25
+    assert report.evaluations <= 100

@@ -216,3 +216,69 @@ def test_points_f_keeps_are_never_written_over():
     assert len(kept) == report.evaluations == 8
     assert len({id(p) for p, _ in kept}) == 8
     assert all(np.array_equal(p, seen) for p, seen in kept)
+
+
+def test_vectorized_functions_are_evaluated_in_batches():
+    x = np.linspace(-1, 2, 150)
+    calls = []
+
+    def f(X):
+        calls.append(np.shape(X))
+        return functions.sum_of_squares_rows(X)
+
+    report = gradcheck.check(f, x, grad=lambda x: 2 * x, vectorized=True)
+    plain = gradcheck.check(
+        lambda x: float(functions.sum_of_squares_rows(x[None])[0]), x, grad=lambda x: 2 * x
+    )
+    assert report.ok
+    np.testing.assert_array_equal(report.numeric, plain.numeric)
+    assert max(s[0] for s in calls) == 64
+    assert len(calls) < report.evaluations / 10
+
+
+def test_vectorized_f_returning_the_wrong_count_is_a_clear_error():
+    with pytest.raises(ValueError, match="one cost per point of a batch"):
+        gradcheck.check(lambda X: np.zeros(1), np.ones(3), grad=lambda x: 2 * x, vectorized=True)
+
+
+def test_a_dask_cluster_runs_the_evaluations():
+    x = np.linspace(-1, 1, 12)
+    serial = gradcheck.check(functions.smooth, x)
+    with functions.dask_client(processes=False) as client:
+        report = gradcheck.check(functions.smooth, x, executor=client.get_executor())
+    np.testing.assert_array_equal(report.numeric, serial.numeric)
+    assert report.evaluations == serial.evaluations
+
+
+def test_a_closure_on_a_dask_process_cluster_gives_the_serial_report():
+    shift = np.linspace(0.0, 1.0, 12)
+
+    def closure(x):  # a closure, as a notebook makes them: it travels by value (cloudpickle)
+        value, g = functions.smooth(x + shift)
+        return value, g
+
+    x = np.linspace(-1, 1, 12)
+    serial = gradcheck.check(closure, x)
+    with functions.dask_client(processes=True) as client:
+        report = gradcheck.check(closure, x, executor=client.get_executor(), workers=2)
+        scattered = gradcheck.check(
+            closure, x, executor=client
+        )  # the client itself: data sent once
+        # the same function checked again on the same client: its payload is scattered again
+        # while the first check's copy, the same bytes, is being released
+        again = gradcheck.check(closure, x, executor=client)
+
+        def raises(x):
+            if x[5] != 0.0 and x[0] == -1.0:
+                raise ArithmeticError("diverged")
+            return functions.smooth(x)
+
+        with pytest.raises(ArithmeticError) as info:  # f's own error keeps its type on Dask
+            gradcheck.check(raises, np.r_[-1.0, np.zeros(11)], executor=client.get_executor())
+    np.testing.assert_array_equal(report.numeric, serial.numeric)
+    np.testing.assert_array_equal(scattered.numeric, serial.numeric)
+    np.testing.assert_array_equal(again.numeric, serial.numeric)
+    assert again.ok, str(again)
+    assert report.ok == serial.ok is True
+    assert report.evaluations == serial.evaluations == scattered.evaluations
+    assert any("at entry x[5]" in n for n in info.value.__notes__)
