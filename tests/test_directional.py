@@ -216,7 +216,7 @@ def test_the_points_and_sums_of_a_direction_match_its_values():
         assert weight == pytest.approx(np.abs(v).sum(), rel=1e-12)
 
 
-# ----- moved from the former test_scale.py: patterns from directions, huge costs ---------------
+# ----- patterns named from directions alone; huge costs ------------------------------------------
 
 
 def test_a_correct_100k_gradient_passes_in_at_most_50_evaluations():
