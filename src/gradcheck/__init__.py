@@ -9,6 +9,7 @@ True
 from ._version import __version__
 from .differences import numerical_gradient
 from .jacobian import check_hessian, check_jacobian
+from .layers import check_layer
 from .layout import Layout
 from .pipeline import check
 from .report import Diagnosis, Report
@@ -23,5 +24,6 @@ __all__ = [
     "check",
     "check_hessian",
     "check_jacobian",
+    "check_layer",
     "numerical_gradient",
 ]
