@@ -11,6 +11,7 @@ from .differences import numerical_gradient
 from .jacobian import check_hessian, check_jacobian
 from .layers import check_layer
 from .layout import Layout
+from .params import check_model
 from .pipeline import check
 from .report import Diagnosis, Report
 from .testing import assert_gradient
@@ -25,5 +26,6 @@ __all__ = [
     "check_hessian",
     "check_jacobian",
     "check_layer",
+    "check_model",
     "numerical_gradient",
 ]

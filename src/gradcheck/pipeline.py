@@ -29,6 +29,7 @@ from .directional import Context, compare_directions
 from .evaluate import Evaluator, Ledger, Seen, executor_workers
 from .layout import Layout, Order, entry_name
 from .noise import Noise, estimate_noise, noise_floor
+from .params import DictProblem
 from .precision import EPS, FLOAT32_EPS, eps_of
 from .probes import (
     Probes,
@@ -208,8 +209,11 @@ def check(
         ``f(x, *args, **kwargs)`` returns the cost (a float), or a pair ``(cost, gradient)``
         (SciPy's ``jac=True`` convention, the course's ``nnCostFunction``) — detected when
         ``grad`` is None.
-    x : array_like of shape (n,)
-        Where to check; a float array (converted to a float64 copy, never modified).
+    x : array_like of shape (n,), or a dict of arrays
+        Where to check; a float array (converted to a float64 copy, never modified). A dict of
+        arrays (CS231n's ``net.params``, deeplearning.ai's ``parameters``) is checked as named
+        blocks: f gets a dict shaped like it, and the gradient it returns is a dict matched by
+        key or by ``d`` + key (``dW1`` for ``W1``); see :mod:`gradcheck.params`.
     grad : callable, optional
         ``grad(x, *args, **kwargs)`` returns the analytic gradient, shape (n,), (n, 1) or (1, n).
     args : tuple, optional
@@ -316,6 +320,12 @@ def check(
     >>> gradcheck.check(scaled, np.array([1.0, 2.0]), args=(3.0,)).ok
     True
     """
+    extension = None
+    if isinstance(x, Mapping):  # parameters as a dict: named blocks, gradients matched by key
+        given = DictProblem(f, x, grad, order)
+        f, x, blocks = given.cost, given.x, given.layout
+        grad = given.gradient if grad is not None else None
+        extension = Extension(explain=lambda found: ([], list(given.notes)))
     problem = make_problem(
         f,
         x,
@@ -342,7 +352,7 @@ def check(
         checkpoint=checkpoint,
         timeout=timeout,
     )
-    return run(problem, settings)
+    return run(problem, settings, extension)
 
 
 def run(
