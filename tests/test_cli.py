@@ -442,3 +442,14 @@ def test_ctrl_c_exits_130_and_says_where_the_work_is(user_module):
     assert str(ck) in err
     assert "Traceback" not in err
     assert os.path.getsize(ck) > 0
+
+
+def test_course_with_a_separate_gradient_function(tmp_path, capsys):
+    (tmp_path / "split.py").write_text("from tests.test_course import cost_only, grad_only\n")
+    import sys as _sys
+
+    _sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[1]))
+    code = main(["course", f"{tmp_path / 'split.py'}:cost_only", "--grad", "grad_only"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "gradcheck: PASS" in out

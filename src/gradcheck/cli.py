@@ -221,6 +221,18 @@ def _course_parser(sub: Any) -> None:
         help="how your function unrolls nn_params: F, the course's Theta(:) (default), or C, "
         "NumPy's ravel()",
     )
+    course.add_argument(
+        "--grad",
+        metavar="FUNCTION",
+        help="your gradient function, when it is separate from the cost (fmin_cg style), in the "
+        "same file or module",
+    )
+    course.add_argument(
+        "--labels",
+        choices=["auto", "1..K", "0..K-1", "column", "column 0..K-1", "onehot"],
+        default="auto",
+        help="how your function takes y (default: the course's 1..K, others tried if it raises)",
+    )
     course.add_argument("--json", action="store_true", help="print the result as JSON")
     course.add_argument(
         "--traceback", action="store_true", help="when your function raises, show the traceback"
@@ -440,9 +452,13 @@ def _course(args: argparse.Namespace) -> int:
     from .course import check_course
 
     fn = _load_function(args.target)
+    grad = _load_function(f"{args.target.rsplit(':', 1)[0]}:{args.grad}") if args.grad else None
     if args.lambda_ < 0:
         raise UsageError(f"--lambda must be ≥ 0, got {args.lambda_}.")
-    result = _run_check(lambda: check_course(fn, args.lambda_, order=args.order), args)
+    result = _run_check(
+        lambda: check_course(fn, args.lambda_, grad=grad, order=args.order, labels=args.labels),
+        args,
+    )
     args.code = _code(result)
     print(_json(result.to_dict()) if args.json else result)
     return _interrupted(args) if args.code == 130 else int(args.code)

@@ -43,7 +43,7 @@ COURSE_ORDER = (
     "lambda",
 )
 ALIASES = {
-    "nn_params": ("nn_params", "nnparams", "params", "theta", "thetas"),
+    "nn_params": ("nn_params", "nnparams", "params", "theta", "thetas", "weights"),
     "input_layer_size": ("input_layer_size", "input_size", "n_input", "num_inputs"),
     "hidden_layer_size": ("hidden_layer_size", "hidden_size", "n_hidden", "num_hidden"),
     "num_labels": ("num_labels", "n_labels", "num_classes", "n_classes", "k"),
@@ -51,6 +51,25 @@ ALIASES = {
     "y": ("y", "labels", "targets"),
     "lambda": ("lambda", "lambda_", "lmbda", "lam", "reg", "reg_lambda"),
 }
+# The weights as two arguments instead of nn_params (returning J, Theta1_grad, Theta2_grad).
+SPLIT = {"Theta1": ("theta1", "t1", "w1", "weights1"), "Theta2": ("theta2", "t2", "w2", "weights2")}
+# How the labels may be given, in the order tried when the function raises on the course's.
+LABELS = ("1..K", "0..K-1", "column", "column 0..K-1", "onehot")
+
+
+def labels_as(y: np.ndarray, convention: str, k: int) -> np.ndarray:
+    """The course's labels y (1..K, a vector) in another convention."""
+    if convention == "1..K":
+        return y
+    if convention == "0..K-1":
+        return y - 1
+    if convention == "column":
+        return y[:, None]
+    if convention == "column 0..K-1":
+        return (y - 1)[:, None]
+    if convention == "onehot":
+        return np.eye(k)[y - 1]
+    raise ValueError(f"labels must be 'auto' or one of {list(LABELS)}, got {convention!r}.")
 
 
 @dataclass(frozen=True)
@@ -59,11 +78,22 @@ class Binding:
 
     names: dict[str, str]  # course argument → the function's parameter
     by_name: bool  # False: bound in the course's positional order
+    guessed: str | None = None  # the one course argument bound to the one parameter left
+
+    @property
+    def split(self) -> bool:
+        """The weights as two arguments (Theta1, Theta2) instead of nn_params."""
+        return "Theta1" in self.names
 
     def describe(self) -> str:
         how = "by name" if self.by_name else "in the course's order"
         pairs = ", ".join(f"{mine}={course}" for course, mine in self.names.items())
-        return f"{how}: {pairs}"
+        guess = (
+            f" ({self.names[self.guessed]} is the one parameter left, taken as {self.guessed})"
+            if self.guessed
+            else ""
+        )
+        return f"{how}: {pairs}{guess}"
 
 
 def bind(fn: Callable[..., Any]) -> Binding:
@@ -83,36 +113,77 @@ def bind(fn: Callable[..., Any]) -> Binding:
     except (TypeError, ValueError):
         raise TypeError(f"cannot read the parameters of {fn!r}.") from None
     lookup = {p.name.lower(): p.name for p in params}
+    wanted = dict(ALIASES)
+    if "nn_params" not in {c for c, a in ALIASES.items() if any(x in lookup for x in a)} and all(
+        any(a in lookup for a in aliases) for aliases in SPLIT.values()
+    ):
+        del wanted["nn_params"]
+        wanted = {**SPLIT, **wanted}  # Theta1, Theta2 in place of nn_params
     names = {}
-    for course, aliases in ALIASES.items():
+    for course, aliases in wanted.items():
         found = [lookup[a] for a in aliases if a in lookup]
         if found:
             names[course] = found[0]
-    if len(names) == len(COURSE_ORDER):
+    required = [p for p in params if p.default is p.empty]
+    left = [p.name for p in required if p.name not in names.values()]
+    missing = [c for c in wanted if c not in names]
+    if len(missing) == 1 and len(left) == 1:  # said, never silent (Binding.describe)
+        names[missing[0]] = left[0]
+        return Binding({c: names[c] for c in wanted}, True, guessed=missing[0])
+    if not missing:
         return Binding(names, True)
     positional = [p for p in params if p.kind != p.KEYWORD_ONLY]
-    required = [p for p in params if p.default is p.empty]
+    signature = f"{getattr(fn, '__name__', fn)}({', '.join(p.name for p in params)})"
+    if len(names) >= 4:  # most names match: a positional guess would be silently wrong
+        raise TypeError(
+            f"{signature}: the course's arguments bound by name so far: "
+            f"{', '.join(f'{m}={c}' for c, m in names.items())}; no parameter for {missing}. "
+            "Rename it (e.g. lambda_), or build the debug problem yourself: "
+            "gradcheck.ex4.debug_problem()."
+        )
     if len(positional) >= len(COURSE_ORDER) and len(required) <= len(COURSE_ORDER):
         return Binding(dict(zip(COURSE_ORDER, (p.name for p in positional), strict=False)), False)
-    missing = [c for c in COURSE_ORDER if c not in names]
     raise TypeError(
-        f"{getattr(fn, '__name__', fn)}({', '.join(p.name for p in params)}) does not look like "
-        f"the course's nnCostFunction: no parameter for {missing} (expected names such as "
-        f"{', '.join(COURSE_ORDER)}, or seven parameters in that order)."
+        f"{signature} does not look like the course's nnCostFunction: no parameter for "
+        f"{missing} (expected names such as {', '.join(COURSE_ORDER)}, or seven parameters in "
+        "that order). Build the debug problem yourself with gradcheck.ex4.debug_problem() and "
+        "call gradcheck.check."
     )
 
 
 class Bound:
-    """The learner's function as ``f(nn_params)``, the other course arguments bound (picklable)."""
+    """The learner's function as ``f(nn_params)``, the other course arguments bound (picklable).
 
-    def __init__(self, fn: Callable[..., Any], binding: Binding, arguments: dict[str, Any]):
-        self.fn, self.binding, self.arguments = fn, binding, arguments
+    With the weights as two arguments, ``nn_params`` is cut into Theta1 and Theta2 (``layout``),
+    and gradients returned as two values (``J, Theta1_grad, Theta2_grad``, or ``J, (g1, g2)``)
+    are unrolled the same way."""
+
+    def __init__(
+        self,
+        fn: Callable[..., Any],
+        binding: Binding,
+        arguments: dict[str, Any],
+        layout: Layout | None = None,
+    ):
+        self.fn, self.binding, self.arguments, self.layout = fn, binding, arguments, layout
 
     def __call__(self, nn_params: np.ndarray) -> Any:
         values = {**self.arguments, "nn_params": nn_params}
+        if self.binding.split and self.layout is not None:
+            values.update(self.layout.unpack(values.pop("nn_params")))
         if self.binding.by_name:
-            return self.fn(**{self.binding.names[c]: v for c, v in values.items()})
-        return self.fn(*(values[c] for c in COURSE_ORDER))
+            out = self.fn(**{self.binding.names[c]: v for c, v in values.items()})
+        else:
+            out = self.fn(*(values[c] for c in COURSE_ORDER))
+        return self._unrolled(out)
+
+    def _unrolled(self, out: Any) -> Any:
+        if self.layout is None or not isinstance(out, tuple):
+            return out
+        parts = out[1] if len(out) == 2 and isinstance(out[1], (tuple, list)) else out[1:]
+        if len(parts) == 2 and all(np.ndim(p) == 2 for p in parts):  # Theta1_grad, Theta2_grad
+            return out[0], self.layout.pack(dict(zip(self.layout.names, parts, strict=True)))
+        return out
 
 
 @dataclass(frozen=True)
@@ -136,10 +207,11 @@ class CourseCheck:
         lines = [intro]
         for lam, report in zip(self.lambdas, self.reports, strict=True):
             course = f"{report.relative_difference:g}"
+            by_rule = "passes" if report.relative_difference < 1e-9 else "fails"
             verdict = "PASS" if report.ok else "FAIL"
             title = (
-                f"── λ = {lam:g} ── the course's check: Relative Difference {course} (passes "
-                f"below 1e-9); gradcheck: {verdict}"
+                f"── λ = {lam:g} ── the course's check: Relative Difference {course}, which "
+                f"{by_rule} the course's rule (< 1e-9); gradcheck: {verdict}"
             )
             lines += ["", title, str(report)]
         return "\n".join(lines)
@@ -157,19 +229,33 @@ class CourseCheck:
 
 
 def check_course(
-    cost_function: Callable[..., Any], lambda_: float = 3.0, *, order: Order = "F"
+    cost_function: Callable[..., Any],
+    lambda_: float = 3.0,
+    *,
+    grad: Callable[..., Any] | None = None,
+    order: Order = "F",
+    labels: str = "auto",
 ) -> CourseCheck:
     """Check ``cost_function`` (a port of ``nnCostFunction``) on the course's debug problem.
 
     Parameters
     ----------
     cost_function : callable
-        Returns ``(J, grad)`` for the course's seven arguments, matched by name or position.
+        Returns ``(J, grad)`` for the course's seven arguments, matched by name or position; or
+        the weights as two arguments (``Theta1, Theta2`` in place of ``nn_params``) returning
+        ``J, Theta1_grad, Theta2_grad``. With ``grad=``, it returns J alone.
     lambda_ : float, default 3
         The regularisation strength of the second check (the first is at λ = 0).
+    grad : callable, optional
+        The gradient as a function of its own (``fmin_cg`` style: ``costFunction`` and
+        ``gradFunction``), bound the same way.
     order : {'F', 'C'}, default 'F'
         How ``cost_function`` unrolls ``nn_params``: 'F' is the course's ``[Theta1(:);
         Theta2(:)]``, 'C' NumPy's ``ravel()``.
+    labels : str, default 'auto'
+        How the function takes y: '1..K' (the course's), '0..K-1', 'column' (m × 1),
+        'column 0..K-1' or 'onehot' (m × K). 'auto' passes the course's and, if the function
+        raises, the others in that order; the one used is said in the result.
 
     Returns
     -------
@@ -177,16 +263,99 @@ def check_course(
         ``ok``, and a report per λ whose regularisation diagnoses speak in units of λ/m.
     """
     binding = bind(cost_function)
+    grad_binding = bind(grad) if grad is not None else None
     params, X, y, layout = debug_problem(order)
-    reports = []
+    k = SIZES["num_labels"]
+    convention = _labels(cost_function, binding, layout, params, X, y, labels)
+    y_given = labels_as(y, convention, k)
+    reports: list[Report] = []
     lambdas = (0.0, float(lambda_)) if lambda_ else (0.0,)
     settings = make_settings(method="central", step=1e-4, mode="full")
     for lam in lambdas:
-        f = Bound(cost_function, binding, {**SIZES, "X": X, "y": y, "lambda": lam})
-        problem = make_problem(f, params, blocks=layout)
-        words = Extension(reword=partial(explain_kappa, layout=layout, lam=lam, m=M))
-        reports.append(run(problem, settings, words))
+        arguments = {**SIZES, "X": X, "y": y_given, "lambda": lam}
+        f = Bound(cost_function, binding, arguments, layout)
+        g = None
+        if grad is not None and grad_binding is not None:
+            g = _GradientOf(Bound(grad, grad_binding, arguments, layout), layout)
+        problem = make_problem(f, params, g, blocks=layout)
+        only_here = bool(lam) and bool(reports) and reports[0].ok
+        reword = partial(_course_words, layout=layout, lam=lam, m=M, only_with_lambda=only_here)
+        notes = (
+            (f"labels passed as {convention} (the course's are 1..K).",)
+            if convention != "1..K"
+            else ()
+        )
+        reports.append(run(problem, settings, Extension(notes=notes, reword=reword)))
     return CourseCheck(lambdas, tuple(reports), binding, order)
+
+
+class _GradientOf:
+    """A separate gradient function's result as one vector (two blocks packed when it returns
+    ``(Theta1_grad, Theta2_grad)``)."""
+
+    def __init__(self, g: Bound, layout: Layout) -> None:
+        self.g, self.layout = g, layout
+
+    def __call__(self, p: np.ndarray) -> Any:
+        out = self.g(p)
+        if isinstance(out, (tuple, list)) and len(out) == 2 and all(np.ndim(q) == 2 for q in out):
+            return self.layout.pack(dict(zip(self.layout.names, out, strict=True)))
+        return out
+
+
+def _labels(
+    fn: Callable[..., Any],
+    binding: Binding,
+    layout: Layout,
+    params: np.ndarray,
+    X: np.ndarray,
+    y: np.ndarray,
+    labels: str,
+) -> str:
+    """The label convention to pass: the one asked for, or with 'auto' the first the function
+    accepts without raising (the course's first)."""
+    if labels != "auto":
+        labels_as(y, labels, SIZES["num_labels"])  # validates the name
+        return labels
+    first: Exception | None = None
+    for convention in LABELS:
+        arguments = {
+            **SIZES,
+            "X": X,
+            "y": labels_as(y, convention, SIZES["num_labels"]),
+            "lambda": 0.0,
+        }
+        try:
+            Bound(fn, binding, arguments, layout)(params.copy())
+        except Exception as exc:  # noqa: BLE001 (the learner's code may raise anything)
+            first = first or exc
+            continue
+        return convention
+    assert first is not None
+    first.add_note(
+        f"gradcheck: the course's arguments were passed {binding.describe()}; the labels were "
+        f"tried as {', '.join(LABELS)} and your function raised each time."
+    )
+    raise first
+
+
+def _course_words(
+    d: Diagnosis, *, layout: Layout, lam: float, m: int, only_with_lambda: bool
+) -> Diagnosis:
+    """κ in units of λ/m; and, for an error that shows at λ > 0 only, where it must be."""
+    d = explain_kappa(d, layout=layout, lam=lam, m=m)
+    if not only_with_lambda or d.severity != "fail" or d.kind == "regularization":
+        return d
+    return Diagnosis(
+        d.kind,
+        f"{d.message} This error shows only with λ = {lam:g} (λ = 0 passes): it is in the "
+        "regularisation part of your gradient, λ/m·Θ on these entries (the bias column "
+        "excluded, as in the cost).",
+        block=d.block,
+        indices=d.indices,
+        factor=d.factor,
+        headline=f"{d.headline or d.kind}: only with λ > 0 — the regularisation part of the gradient",
+    )
 
 
 def explain_kappa(d: Diagnosis, *, layout: Layout, lam: float, m: int) -> Diagnosis:
@@ -205,8 +374,13 @@ def explain_kappa(d: Diagnosis, *, layout: Layout, lam: float, m: int) -> Diagno
         "− (ΣΘ1[:,0]² + ΣΘ2[:,0]²)) while your gradient leaves it out",
         1: f"your cost regularises {what} (λ/(2m)·Σθ² includes it) while your gradient does not"
         + (": the course leaves the bias column out of both" if bias else ""),
-        -1: f"your gradient regularises {what} (adds λ/m·θ) while your cost does not"
-        + (": the course leaves the bias column out of both" if bias else ""),
+        -1: (
+            f"your gradient regularises {what} (adds λ/m·θ) while your cost does not: the "
+            "course leaves the bias column out of both"
+            if bias
+            else f"your gradient adds λ/m·θ more on {what} than your cost's L2 term accounts "
+            "for: it regularises them twice (2·λ/m·θ), or your cost leaves them out"
+        ),
     }
     near = min(meaning, key=lambda k: abs(units - k))
     said = (
