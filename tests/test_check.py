@@ -542,3 +542,18 @@ def test_auto_mode_runs_full_when_cheap_and_directional_when_not(monkeypatch):
     assert report.ok
     assert report.evaluations <= 50
     assert gradcheck.check(functions.smooth, np.linspace(-1, 1, 100)).mode == "full"  # n ≤ 100
+
+
+def test_what_f_prints_is_counted_not_shown(capsys, monkeypatch):
+    def chatty(x):
+        print("J =", float(x @ x))
+        return float(x @ x), 2 * x
+
+    report = gradcheck.check(chatty, np.ones(4))
+    assert capsys.readouterr().out == ""  # the terminal is not flooded
+    note = next(n for n in report.notes if "your function printed" in n)
+    assert f"printed {report.evaluations} lines" in note
+    assert "'J = 4.0'" in note
+    monkeypatch.setenv("GRADCHECK_SHOW_OUTPUT", "1")
+    again = gradcheck.check(chatty, np.ones(4))
+    assert capsys.readouterr().out.count("J =") == again.evaluations

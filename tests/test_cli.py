@@ -223,7 +223,8 @@ def test_an_exception_in_f_exits_3_with_one_line(user_module, capsys, monkeypatc
     err = capsys.readouterr().err
     assert err == (
         "gradcheck: your function raised RuntimeError: solver diverged "
-        "(raised while evaluating f at x)\n"
+        "(raised while evaluating f at x) at usercode.py:19; --traceback shows the whole "
+        "traceback\n"
     )
     assert main(["check", "usercode.py:broken", "--x0", "x0.npy", "--traceback"]) == 3
     err = capsys.readouterr().err

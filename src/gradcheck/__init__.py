@@ -6,6 +6,7 @@
 True
 """
 
+from . import course
 from ._version import __version__
 from .differences import numerical_gradient
 from .jacobian import check_hessian, check_jacobian
@@ -27,5 +28,6 @@ __all__ = [
     "check_jacobian",
     "check_layer",
     "check_model",
+    "course",
     "numerical_gradient",
 ]

@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from ._version import __version__
 from .differences import METHODS
 from .evaluate import stop_pool, watch_parent
 from .pipeline import MODES
@@ -95,11 +96,33 @@ def main(argv: Sequence[str] | None = None) -> int:
             traceback.print_exception(error, file=sys.stderr)
         where = " ".join(n.removeprefix("gradcheck: ") for n in getattr(error, "__notes__", []))
         message = f"{type(error).__name__}: {error}".strip()
-        print(f"gradcheck: your function raised {message} ({where.rstrip('.')})", file=sys.stderr)
+        line = _user_line(error)
+        more = (
+            "" if getattr(args, "traceback", False) else "; --traceback shows the whole traceback"
+        )
+        print(
+            f"gradcheck: your function raised {message} ({where.rstrip('.')}){line}{more}",
+            file=sys.stderr,
+        )
         return 3
     except KeyboardInterrupt:
         print("gradcheck: interrupted", file=sys.stderr)
         return 130
+
+
+def _user_line(error: BaseException) -> str:
+    """`` at FILE:LINE``: the innermost frame of the traceback outside gradcheck and the
+    standard library (the user's line), or nothing."""
+    here = str(Path(__file__).resolve().parent)
+    frames = traceback.extract_tb(error.__traceback__)
+    mine = [
+        fr
+        for fr in frames
+        if not fr.filename.startswith(here)
+        and "site-packages" not in fr.filename
+        and not fr.filename.startswith(sys.base_prefix)
+    ]
+    return f" at {Path(mine[-1].filename).name}:{mine[-1].lineno}" if mine else ""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -108,6 +131,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Check hand-written gradients against finite differences and say what is wrong.",
         epilog=EXIT_CODES,
     )
+    parser.add_argument("--version", action="version", version=f"gradcheck {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     demo = sub.add_parser(
         "demo", help="the course's gradient check, then the learner's bug, diagnosed"
@@ -485,7 +509,14 @@ def _load_function(target: str) -> Any:
         raise UsageError(f"cannot import {where}: {detail}") from None
     found = getattr(module, name, None)
     if found is None:
-        raise UsageError(f"{where} has no function {name!r}.")
+        import difflib
+
+        names = [
+            n for n in dir(module) if callable(getattr(module, n, None)) and not n.startswith("_")
+        ]
+        close = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise UsageError(f"{where} has no function {name!r}.{hint}")
     if not callable(found):
         raise UsageError(f"{where}:{name} is a {type(found).__name__}, not a function.")
     return found

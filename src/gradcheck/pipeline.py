@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import Executor
 from dataclasses import dataclass, replace
 from functools import partial
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import numpy as np
 
@@ -29,6 +29,7 @@ from .directional import Context, compare_directions
 from .evaluate import Evaluator, Ledger, Seen, executor_workers
 from .layout import Layout, Order, entry_name
 from .noise import Noise, estimate_noise, noise_floor
+from .output import Printed, captured
 from .params import DictProblem
 from .precision import EPS, FLOAT32_EPS, eps_of
 from .probes import (
@@ -375,15 +376,16 @@ def run(
         ledger=ledger or Ledger(),
     )
     rng = np.random.default_rng(settings.seed)
-    probes = probe(ev, problem)  # f and its gradient at x: one call
-    if not probes.usable:
-        return _report(problem, settings, ev, clock, probes, None, extension)
-    plan = make_plan(problem, settings, ev, rng)  # the mode, 'auto' decided from that call
-    if plan.mode == "directional":
-        judged = _directional(ev, problem, settings, probes, rng)
-    else:
-        judged = _full(ev, problem, settings, probes, plan, rng)
-    return _report(problem, settings, ev, clock, judged.probes, judged, extension)
+    with captured() as printed:  # what f prints is counted, not shown (gradcheck.output)
+        probes = probe(ev, problem)  # f and its gradient at x: one call
+        if not probes.usable:
+            return _report(problem, settings, ev, clock, probes, None, extension, printed)
+        plan = make_plan(problem, settings, ev, rng)  # the mode, 'auto' decided from that call
+        if plan.mode == "directional":
+            judged = _directional(ev, problem, settings, probes, rng)
+        else:
+            judged = _full(ev, problem, settings, probes, plan, rng)
+    return _report(problem, settings, ev, clock, judged.probes, judged, extension, printed)
 
 
 def make_plan(
@@ -607,13 +609,16 @@ def _report(
     probes: Probes,
     judged: Judged | None,
     extension: Extension | None,
+    printed: Printed,
 ) -> Report:
-    """The report, with what an extension adds."""
+    """The report, with what an extension adds and what f printed."""
     c = judged.comparison if judged is not None else _nothing_compared(problem.n)
     seen = probes.seen | c.seen | (judged.noise.seen if judged is not None else Seen())
     with crash_notes() as crashed:
         diagnoses = _diagnoses(problem, settings, probes, judged, seen)
     notes = [*problem.notes, *probes.notes, *c.notes, *crashed]
+    if printed.note() is not None:
+        notes.append(cast(str, printed.note()))
     if ev.checkpoint is not None:  # the check is over: flushed, unlocked, and what it noticed
         ev.checkpoint.close()
         notes += ev.checkpoint.notes

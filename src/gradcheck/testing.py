@@ -27,6 +27,7 @@ def assert_gradient(f: Callable[[np.ndarray], Any], x: Any, **check_kwargs: Any)
     AssertionError: gradcheck FAIL: 3 of 3 entries wrong — scale in x[0], x[1], x[2]
     ...
     """
+    __tracebackhide__ = True  # pytest shows the report, not this frame
     report = check(f, x, **check_kwargs)
     if not report.ok:
         raise AssertionError(str(report))
