@@ -85,3 +85,11 @@ def test_the_html_report_renders_in_a_headless_browser(tmp_path):
     assert seen["sections"] == ["Verdict", "Diagnoses", "Blocks", "Worst entries", "Figures"]
     assert seen["captions"] == 3
     assert seen["wrong"] == 1 + 3  # the Theta2 block row and its three entries
+
+
+def test_the_readmes_course_one_liners_run_as_written(capsys):
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    start = text.index("## Your course in one line")
+    code = text[start:].split("```python\n", 1)[1].split("```", 1)[0]
+    exec(compile(code, "README.md (Your course in one line)", "exec"), {})  # noqa: S102
+    assert capsys.readouterr().out.split() == ["True", "True", "True"]
