@@ -42,8 +42,8 @@ def test_check_jacobian_in_every_form(form):
     assert report.diagnoses[-1].message.startswith("wrong Jacobian entries: J[2, 1]")
 
 
-def test_check_jacobian_needs_exactly_one_form():
-    with pytest.raises(TypeError, match="exactly one of jac=, vjp=, jvp="):
+def test_check_jacobian_needs_a_form_of_the_right_shape():
+    with pytest.raises(TypeError, match="at least one of jac=, vjp=, jvp="):
         gradcheck.check_jacobian(_f, X0)
     with pytest.raises(ValueError, match=r"jac must return shape \(3, 3\)"):
         gradcheck.check_jacobian(_f, X0, jac=lambda x: np.ones((3, 2)))

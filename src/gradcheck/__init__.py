@@ -8,6 +8,7 @@ True
 
 from . import course
 from ._version import __version__
+from .callbacks import inplace
 from .differences import numerical_gradient
 from .jacobian import check_hessian, check_jacobian
 from .layers import check_layer
@@ -29,5 +30,6 @@ __all__ = [
     "check_layer",
     "check_model",
     "course",
+    "inplace",
     "numerical_gradient",
 ]

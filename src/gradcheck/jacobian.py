@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from .adjoint import hessian_consistency, mode_consistency
 from .compare import Tolerances
 from .differences import SCHEMES, choose_steps, coordinate_points
 from .evaluate import Evaluator, Ledger
@@ -165,7 +166,10 @@ def check_jacobian(
     late_notes: Callable[[Findings], tuple[list[Diagnosis], list[str]]] | None = None,
     **options: Any,
 ) -> Report:
-    """Check the Jacobian of a vector-valued ``f`` given as ``jac``, ``vjp`` or ``jvp``.
+    """Check the Jacobian of a vector-valued ``f`` given as ``jac``, ``vjp`` or ``jvp`` — or
+    two or three of them: they are then also tested against each other without any call of f
+    (the adjoint test, :mod:`gradcheck.adjoint`), and the first of jac, vjp, jvp given is
+    checked against differences of f.
 
     Parameters
     ----------
@@ -216,15 +220,30 @@ def check_jacobian(
                 f"jvp(x, v) → J v), got {type(v).__name__}; for a fixed matrix J pass "
                 f"{name}=lambda x{', v' if name != 'jac' else ''}: ..."
             )
-    if len(given) != 1:
-        raise TypeError(
-            "check_jacobian needs exactly one of jac=, vjp=, jvp=; got "
-            f"{[name for name, _ in given] or 'none'}."
-        )
+    if not given:
+        raise TypeError("check_jacobian needs at least one of jac=, vjp=, jvp=; got none.")
     probe = make_problem(f, x, args=args, kwargs=kwargs, blocks=blocks, order=order)
     settings = make_settings(seed=seed, **options)
+    consistent: list[Diagnosis] = []
+    if len(given) > 1:  # the adjoint test between the forms given: no call of f
+        forms = dict(given)
+        consistent = mode_consistency(
+            probe.x,
+            jac=forms.get("jac"),
+            jvp=forms.get("jvp"),
+            vjp=forms.get("vjp"),
+            args=probe.args,
+            kwargs=probe.kwargs,
+            seed=seed,
+        )
+        notes = (
+            *notes,
+            f"{' and '.join(forms)} agree with each other to round-off (the adjoint test)"
+            if not consistent
+            else f"{' and '.join(forms)} were compared with each other (the adjoint test)",
+        )
     problem, transpose = _weighted(probe, given[0], batched, seed)
-    explain = partial(_wrong_entries_of_inputs, f, transpose, late_notes)
+    explain = partial(_wrong_entries_of_inputs, f, transpose, late_notes, consistent)
     return run(problem, settings, Extension(notes=tuple(notes), explain=explain), ledger)
 
 
@@ -253,11 +272,13 @@ def _wrong_entries_of_inputs(
     f: Callable[..., Any],
     transpose: _TransposeTimes,
     late_notes: Callable[[Findings], tuple[list[Diagnosis], list[str]]] | None,
+    consistent: list[Diagnosis],
     found: Findings,
 ) -> tuple[list[Diagnosis], list[str]]:
     """When inputs were found wrong with no simpler pattern, which outputs: J[k, i] (and what
-    the adapter adds at the end)."""
+    the adapter adds at the end, and what the adjoint test found)."""
     diagnoses, notes = late_notes(found) if late_notes is not None else ([], [])
+    diagnoses = [*consistent, *diagnoses]
     if transpose.wrote_cotangent:
         diagnoses.append(
             Diagnosis(
@@ -361,4 +382,14 @@ def check_hessian(
     def product(p: np.ndarray, v: np.ndarray, *args: Any, **kwargs: Any) -> np.ndarray:
         return _sized(_vector(hessp(p, v, *args, **kwargs), "hessp"), n, "hessp", "inputs")
 
-    return check_jacobian(_Gradient(f, grad), x, jvp=product, **options)
+    point = np.asarray(x, dtype=float).ravel()
+    shape = hessian_consistency(
+        point,
+        product,
+        args=tuple(options.get("args", ())),
+        kwargs=options.get("kwargs"),
+        seed=int(options.get("seed", 0)),
+    )
+    return check_jacobian(
+        _Gradient(f, grad), x, jvp=product, late_notes=lambda found: (list(shape), []), **options
+    )

@@ -21,6 +21,7 @@ import numpy as np
 
 from . import compare
 from ._version import __version__
+from .callbacks import RestoredRng, RngSnapshot
 from .checkpoint import Checkpoint, fingerprint
 from .compare import Comparison, Tolerances, compare_entries
 from .diagnose import crash_notes, diagnose, noise_warnings
@@ -201,6 +202,8 @@ def check(
     nondet_tol: float | None = None,
     precision: Any = None,
     timeout: float | None = None,
+    rng: str | None = None,
+    reseed: Callable[[], Any] | None = None,
 ) -> Report:
     """Check an analytic gradient against finite differences, entry by entry.
 
@@ -321,12 +324,17 @@ def check(
     >>> gradcheck.check(scaled, np.array([1.0, 2.0]), args=(3.0,)).ok
     True
     """
-    extension = None
+    if rng is not None or reseed is not None:  # randomness fixed: the same draws every call
+        f, grad, fixed_note = _fixed_randomness(f, grad, rng, reseed)
+    extension = Extension(notes=(fixed_note,)) if rng is not None or reseed is not None else None
     if isinstance(x, Mapping):  # parameters as a dict: named blocks, gradients matched by key
         given = DictProblem(f, x, grad, order)
         f, x, blocks = given.cost, given.x, given.layout
         grad = given.gradient if grad is not None else None
-        extension = Extension(explain=lambda found: ([], list(given.notes)))
+        extension = Extension(
+            notes=extension.notes if extension else (),
+            explain=lambda found: ([], list(given.notes)),
+        )
     problem = make_problem(
         f,
         x,
@@ -354,6 +362,27 @@ def check(
         timeout=timeout,
     )
     return run(problem, settings, extension)
+
+
+def _fixed_randomness(
+    f: Callable[..., Any],
+    grad: Callable[..., Any] | None,
+    rng: str | None,
+    reseed: Callable[[], Any] | None,
+) -> tuple[Callable[..., Any], Callable[..., Any] | None, str]:
+    """f (and grad) with the random states restored before every call (gradcheck.callbacks)."""
+    if rng not in (None, "restore"):
+        raise ValueError(f"rng must be None or 'restore', got {rng!r}.")
+    if reseed is not None and not callable(reseed):
+        raise TypeError(f"reseed must be a callable that resets f's randomness, got {reseed!r}.")
+    snapshot = RngSnapshot(states=rng == "restore", reseed=reseed)
+    how = "rng='restore'" if rng else "reseed="
+    note = (
+        "the derivative was checked under fixed randomness: the random states f draws from were "
+        f"restored before every call ({how}), so every call drew the same numbers."
+    )
+    same = RestoredRng(grad, snapshot) if grad is not None else None
+    return RestoredRng(f, snapshot), same, note
 
 
 def run(
