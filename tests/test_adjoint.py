@@ -103,3 +103,20 @@ def test_a_single_form_still_works_and_none_is_an_error():
     with pytest.raises(TypeError, match="at least one of jac=, vjp=, jvp="):
         gradcheck.check_jacobian(f, X)
     assert Evaluator  # the evaluator is not needed by the adjoint test
+
+
+def test_a_transposed_jacobian_is_named_transpose():
+    B = np.random.default_rng(4).standard_normal((5, 5))
+
+    def g(x):
+        return np.sin(B @ x)
+
+    def right(x):
+        return np.cos(B @ x)[:, None] * B
+
+    x = np.linspace(-0.4, 0.4, 5)
+    assert gradcheck.check_jacobian(g, x, jac=right).ok
+    report = gradcheck.check_jacobian(g, x, jac=lambda x: right(x).T)
+    assert not report.ok
+    d = next(d for d in report.diagnoses if d.kind == "transpose")
+    assert d.headline == "your jac is transposed"

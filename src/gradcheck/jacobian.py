@@ -320,6 +320,15 @@ def _wrong_entries(f: Callable[..., Any], found: Findings, transpose: _Transpose
         numeric=numeric,
     )
     wrong = np.argwhere(np.abs(analytic - numeric) > tol)
+    if _transposed(analytic, numeric, tol, cols, x.size):
+        return Diagnosis(
+            "transpose",
+            f"your {transpose.form} is the transpose of the numerical Jacobian: J[k, i] holds "
+            "∂f_i/∂x_k instead of ∂f_k/∂x_i (rows are outputs, columns inputs). Return its "
+            "transpose (jac(x).T, or swap the indices where it is built).",
+            indices=cols,
+            headline=f"your {transpose.form} is transposed",
+        )
     shown = ", ".join(f"J[{k}, {cols[j]}]" for k, j in wrong[:6]) + (
         f" and {len(wrong) - 6} more" if len(wrong) > 6 else ""
     )
@@ -332,6 +341,19 @@ def _wrong_entries(f: Callable[..., Any], found: Findings, transpose: _Transpose
         f"wrong Jacobian entries: {shown or 'none isolated'}{detail} — output k, input i.",
         indices=cols,
     )
+
+
+def _transposed(
+    analytic: np.ndarray, numeric: np.ndarray, tol: np.ndarray, cols: np.ndarray, n: int
+) -> bool:
+    """Whether the analytic Jacobian is the numerical one transposed: square, every input
+    column compared, and the columns equal to the numerical rows within tolerance."""
+    m = analytic.shape[0]
+    if m != n or cols.size != n or not np.array_equal(cols, np.arange(n)) or m < 2:
+        return False
+    if np.allclose(numeric, numeric.T, rtol=1e-9, atol=0):
+        return False  # a symmetric Jacobian: its transpose is itself
+    return bool(np.all(np.abs(analytic - numeric.T) <= tol + tol.T))
 
 
 class _Gradient:

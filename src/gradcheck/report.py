@@ -30,6 +30,7 @@ SEVERITY = {
     "regularization": "fail",
     "zero": "fail",
     "localized": "fail",
+    "transpose": "fail",
     "noisy": "warning",
     "precision": "warning",
     "kink": "warning",
