@@ -120,3 +120,42 @@ def test_a_transposed_jacobian_is_named_transpose():
     assert not report.ok
     d = next(d for d in report.diagnoses if d.kind == "transpose")
     assert d.headline == "your jac is transposed"
+
+
+# ----- several points, and the points that hide bugs ---------------------------------------------
+
+C = np.array([[1.0, 2.0, 0.5], [2.0, -1.0, 0.3], [0.5, 0.3, 2.0]])  # symmetric
+
+
+def _transposed_gradient(p):
+    W = p.reshape(3, 3)
+    cost = float(np.sum(C * W) + 0.5 * np.sum(W**2))
+    return cost, (C + W).T.ravel()  # the bug: transposed (C + W is the gradient)
+
+
+def test_a_transposed_gradient_hides_at_a_symmetric_point_and_shows_at_three():
+    W = np.array([[1.0, 0.2, -0.3], [0.2, 2.0, 0.7], [-0.3, 0.7, 0.5]])  # symmetric
+    at_x = gradcheck.check(_transposed_gradient, W.ravel(), blocks={"W": (3, 3)})
+    assert at_x.ok  # the bug is invisible here...
+    d = next(d for d in at_x.diagnoses if d.kind == "degenerate")
+    assert d.severity == "warning"
+    assert "W is symmetric: a transposed gradient would agree here" in d.message  # ...and said
+    three = gradcheck.check(_transposed_gradient, W.ravel(), blocks={"W": (3, 3)}, points=3)
+    assert not three.ok
+    assert any("failed at point 2 of 3" in n for n in three.notes)
+    assert three.evaluations > at_x.evaluations  # the calls at both points, added up
+
+
+def test_points_passing_everywhere_say_so_and_respect_bounds():
+    f = lambda x: (float(np.sum(x**3)), 3 * x**2)
+    x = np.array([0.001, 1.0, 2.0])
+    report = gradcheck.check(f, x, points=3, bounds=(0.0, 5.0))
+    assert report.ok, str(report)
+    assert any("passed at 3 points" in n for n in report.notes)
+    assert report.evaluations <= 3 * gradcheck.check(f, x).evaluations  # at most 3× one point
+    pts = gradcheck.pipeline.spread_points(np.array([0.001, 1.0]), 5, (0.0, 10.0), 0)
+    assert len(pts) == 5
+    assert all(np.all(p >= 0.0) for p in pts)
+    assert not np.array_equal(pts[1], pts[0])
+    with pytest.raises(ValueError, match="points must be a whole number"):
+        gradcheck.check(f, np.ones(2), points=0)

@@ -616,6 +616,54 @@ def stair_warning(stairs: np.ndarray, layout: Layout | None) -> list[Diagnosis]:
     ]
 
 
+DEGENERATE_SCAN = 100_000  # blocks up to this size are scanned for symmetry and ties
+
+
+def degenerate_warnings(x: np.ndarray, layout: Layout | None) -> list[Diagnosis]:
+    """``degenerate`` warnings: where x itself hides bugs (MINPACK's CHKDER warns that no entry
+    of x should be zero). A block all zero or constant makes its entries alike (a gradient that
+    swaps or mixes them agrees); a square block that is symmetric makes a transposed gradient
+    agree; many exact ties do the same for entries that share a value. Check at another point
+    too (``points=3``)."""
+    blocks = list(layout.unpack(x).items()) if layout is not None else [("x", x)]
+    found = []
+    for name, value in blocks:
+        what = _degenerate(name, value) if value.size >= 2 else None
+        if what is not None:
+            found.append(
+                Diagnosis(
+                    "degenerate",
+                    f"{what}. Check at another point too: points=3 adds two seeded perturbations "
+                    "of x.",
+                    block=name if layout is not None else None,
+                    headline=f"x is degenerate in {name}",
+                )
+            )
+    return found
+
+
+def _degenerate(name: str, value: np.ndarray) -> str | None:
+    """What in this block of x would hide a bug, or None."""
+    flat = value.ravel()
+    lo, hi = float(np.min(flat)), float(np.max(flat))  # two reading passes, no copy
+    alike = "its entries are alike here, so a gradient that mixes them up (a swapped index, a "
+    if lo == hi:
+        state = "all zero" if lo == 0 else f"constant ({lo:g})"
+        return f"{name} is {state}: {alike}wrong row) agrees"
+    if flat.size > DEGENERATE_SCAN:  # the tests below copy: small blocks only
+        return None
+    if value.ndim == 2 and value.shape[0] == value.shape[1] and np.array_equal(value, value.T):
+        return f"{name} is symmetric: a transposed gradient would agree here"
+    _, counts = np.unique(flat, return_counts=True)
+    tied = int(np.sum(counts[counts > 1]))
+    if tied > flat.size // 2:
+        return (
+            f"{tied} of {flat.size} entries of {name} share their value with another: a "
+            "gradient that swaps them agrees here"
+        )
+    return None
+
+
 def noise_warnings(
     *,
     eps_f: float,

@@ -24,7 +24,7 @@ from ._version import __version__
 from .callbacks import RestoredRng, RngSnapshot
 from .checkpoint import Checkpoint, fingerprint
 from .compare import Comparison, Tolerances, compare_entries
-from .diagnose import crash_notes, diagnose, noise_warnings
+from .diagnose import crash_notes, degenerate_warnings, diagnose, noise_warnings
 from .differences import METHODS, Scheme, choose_steps, positive_number, positive_step, scheme_of
 from .directional import Context, compare_directions
 from .evaluate import Evaluator, Ledger, Seen, executor_workers
@@ -204,6 +204,8 @@ def check(
     timeout: float | None = None,
     rng: str | None = None,
     reseed: Callable[[], Any] | None = None,
+    points: Any = None,
+    bounds: Any = None,
 ) -> Report:
     """Check an analytic gradient against finite differences, entry by entry.
 
@@ -361,7 +363,64 @@ def check(
         checkpoint=checkpoint,
         timeout=timeout,
     )
-    return run(problem, settings, extension)
+    if points is None or (isinstance(points, int) and points == 1):
+        return run(problem, settings, extension)
+    return at_points(problem, settings, extension, points, bounds)
+
+
+PERTURBATION = 1e-2  # points=k: x moved by about this much, relative to max(1, |x_i|)
+
+
+def spread_points(x: np.ndarray, points: Any, bounds: Any, seed: int) -> list[np.ndarray]:
+    """The points of ``points=``: x, then k − 1 seeded perturbations (uniform in
+    ±PERTURBATION·max(1, |x_i|), clipped into ``bounds``), or the caller's list of points."""
+    if isinstance(points, (int, np.integer)) and not isinstance(points, bool):
+        if points < 1:
+            raise ValueError(
+                f"points must be a whole number ≥ 1 or a list of points, got {points}."
+            )
+        rng = np.random.default_rng([seed, 13])
+        scale = PERTURBATION * np.maximum(1.0, np.abs(x))
+        found = [x] + [x + scale * rng.uniform(-1, 1, x.size) for _ in range(int(points) - 1)]
+    elif isinstance(points, (list, tuple)) and points:
+        found = [np.asarray(p, dtype=float).reshape(-1) for p in points]
+        if any(p.size != x.size for p in found):
+            raise ValueError(
+                f"points must each have x's {x.size} entries, got {[p.size for p in found]}."
+            )
+    else:
+        raise TypeError(f"points must be a whole number or a list of points, got {points!r}.")
+    if bounds is not None:
+        lower, upper = (np.broadcast_to(np.asarray(b, dtype=float), x.shape) for b in bounds)
+        found = [found[0], *(np.clip(p, lower, upper) for p in found[1:])]
+    return found
+
+
+def at_points(
+    problem: Problem, settings: Settings, extension: Extension | None, points: Any, bounds: Any
+) -> Report:
+    """The check at several points (``points=``): the first report that fails, saying at which
+    point; else the report at x, saying how many points passed. Evaluations add up."""
+    where = spread_points(problem.x, points, bounds, settings.seed)
+    total = 0
+    first: Report | None = None
+    for k, p in enumerate(where):
+        report = run(replace(problem, x=p), settings, extension)
+        total += report.evaluations
+        first = first or report
+        if not report.ok:
+            said = (
+                "x itself"
+                if k == 0
+                else f"point {k + 1} of {len(where)} (x moved by ≈ {PERTURBATION:g}·max(1, |x_i|), seed {settings.seed})"
+            )
+            note = f"failed at {said}; " + (
+                f"the {k} point(s) before it passed." if k else "the other points were not checked."
+            )
+            return replace(report, evaluations=total, notes=[*report.notes, note])
+    assert first is not None
+    note = f"passed at {len(where)} points: x and {len(where) - 1} more (points={points!r})."
+    return replace(first, evaluations=total, notes=[*first.notes, note])
 
 
 def _fixed_randomness(
@@ -627,6 +686,7 @@ def _diagnoses(
         low_precision=precision(problem, probes, noise) > EPS or seen.low_precision,
         stair=(noise.stair or comparison.stair) if not comparison.stairs.size else None,
     )
+    warnings += degenerate_warnings(problem.x, problem.layout)
     return first + judged.stateful + found + warnings
 
 

@@ -34,6 +34,7 @@ SEVERITY = {
     "noisy": "warning",
     "precision": "warning",
     "kink": "warning",
+    "degenerate": "warning",
 }
 
 # Fixed vocabularies of the report's structured fields (``to_dict`` carries them as they are).

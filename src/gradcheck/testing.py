@@ -20,8 +20,8 @@ def assert_gradient(f: Callable[[np.ndarray], Any], x: Any, **check_kwargs: Any)
     Examples
     --------
     >>> import numpy as np
-    >>> _ = assert_gradient(lambda x: (float(x @ x), 2 * x), np.ones(3))
-    >>> assert_gradient(lambda x: (float(x @ x), x), np.ones(3))
+    >>> _ = assert_gradient(lambda x: (float(x @ x), 2 * x), np.array([1.0, 2.0, 3.0]))
+    >>> assert_gradient(lambda x: (float(x @ x), x), np.array([1.0, 2.0, 3.0]))
     Traceback (most recent call last):
     ...
     AssertionError: gradcheck FAIL: 3 of 3 entries wrong — scale in x[0], x[1], x[2]
