@@ -8,6 +8,7 @@ True
 
 from . import course
 from ._version import __version__
+from .adapters.reference import check_against_reference
 from .callbacks import inplace
 from .differences import numerical_gradient
 from .jacobian import check_hessian, check_jacobian
@@ -25,6 +26,7 @@ __all__ = [
     "__version__",
     "assert_gradient",
     "check",
+    "check_against_reference",
     "check_hessian",
     "check_jacobian",
     "check_layer",
