@@ -25,6 +25,7 @@ from .pipeline import Extension, Findings, make_settings, run
 from .precision import EPS
 from .problem import Problem, make_problem
 from .report import Diagnosis, Report
+from .sparse import check_sparse_jacobian
 
 
 def _vector(out: Any, name: str, keep: bool = False) -> np.ndarray:
@@ -164,6 +165,7 @@ def check_jacobian(
     ledger: Ledger | None = None,
     notes: tuple[str, ...] = (),
     late_notes: Callable[[Findings], tuple[list[Diagnosis], list[str]]] | None = None,
+    sparsity: Any = None,
     **options: Any,
 ) -> Report:
     """Check the Jacobian of a vector-valued ``f`` given as ``jac``, ``vjp`` or ``jvp`` — or
@@ -192,6 +194,10 @@ def check_jacobian(
     ledger, notes, late_notes
         For adapters: a shared count of calls, notes to add to the report, and diagnoses and
         notes made from what the check found (called at its end).
+    sparsity : array_like of bool or scipy.sparse matrix, optional
+        Which J[k, i] may be non-zero. The check then needs about 2 calls per colour of the
+        pattern (3 for a tridiagonal J, whatever n) and names entries outside the pattern that
+        move f (:mod:`gradcheck.sparse`).
     **options
         Passed to :func:`gradcheck.check` (``method``, ``step``, ``mode``, ``rtol``, …).
 
@@ -222,6 +228,12 @@ def check_jacobian(
             )
     if not given:
         raise TypeError("check_jacobian needs at least one of jac=, vjp=, jvp=; got none.")
+    if sparsity is not None:  # O(colours) calls, the pattern itself checked (gradcheck.sparse)
+        if jac is None:
+            raise TypeError("sparsity= needs jac= (the Jacobian whose pattern it is).")
+        return check_sparse_jacobian(
+            f, x, jac, sparsity, args=args, kwargs=kwargs, rtol=options.get("rtol") or 1e-6
+        )
     probe = make_problem(f, x, args=args, kwargs=kwargs, blocks=blocks, order=order)
     settings = make_settings(seed=seed, **options)
     consistent: list[Diagnosis] = []
