@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -33,18 +33,23 @@ def _floating(value: Any) -> bool:
     return isinstance(value, np.ndarray) and value.dtype.kind == "f"
 
 
+class Spec(NamedTuple):
+    """A layer to check: its two functions, forward's parameter names, the inputs (some held
+    fixed), forward's keyword arguments, and the seed of the cotangents."""
+
+    forward: Callable[..., Any]
+    backward: Callable[..., Any]
+    names: list[str]
+    inputs: list[Any]
+    fixed: Mapping[str, Any]
+    seed: int
+
+
 class _Layer:
     """forward and backward as a scalar function of the floating inputs, flattened."""
 
-    def __init__(
-        self,
-        forward: Callable[..., Any],
-        backward: Callable[..., Any],
-        names: list[str],
-        inputs: list[Any],
-        fixed: Mapping[str, Any],
-        seed: int,
-    ) -> None:
+    def __init__(self, spec: Spec) -> None:
+        forward, backward, names, inputs, fixed, seed = spec
         self.forward, self.backward, self.fixed = forward, backward, dict(fixed)
         self.names, self.inputs = names, inputs
         self.moving = [k for k, v in enumerate(inputs) if _floating(v)]
@@ -177,7 +182,7 @@ def check_layer(
     """
     options = {k: fixed.pop(k) for k in list(fixed) if k in _OPTIONS}
     names = _parameter_names(forward, len(inputs))
-    report = _check_one(forward, backward, names, list(inputs), fixed, seed, options, None)
+    report = _check_one(Spec(forward, backward, names, list(inputs), fixed, seed), options, None)
     for config in configs or ():
         if not report.ok:
             break
@@ -188,7 +193,7 @@ def check_layer(
                 values[names.index(name)] = value
             else:
                 more[name] = value
-        report = _check_one(forward, backward, names, values, more, seed, options, config)
+        report = _check_one(Spec(forward, backward, names, values, more, seed), options, config)
     if configs and report.ok:
         report.notes.append(
             f"passed at every configuration: the inputs given, then {list(configs)}."
@@ -214,20 +219,11 @@ def _parameter_names(forward: Callable[..., Any], count: int) -> list[str]:
     return params[:count]
 
 
-def _check_one(
-    forward: Callable[..., Any],
-    backward: Callable[..., Any],
-    names: list[str],
-    inputs: list[Any],
-    fixed: Mapping[str, Any],
-    seed: int,
-    options: Mapping[str, Any],
-    config: Mapping[str, Any] | None,
-) -> Report:
-    layer = _Layer(forward, backward, names, inputs, fixed, seed)
-    z = layer.layout.pack({layer.names[k]: inputs[k] for k in layer.moving})
+def _check_one(spec: Spec, options: Mapping[str, Any], config: Mapping[str, Any] | None) -> Report:
+    layer = _Layer(spec)
+    z = layer.layout.pack({layer.names[k]: spec.inputs[k] for k in layer.moving})
     problem = make_problem(layer.cost, z, layer.gradient, blocks=layer.layout)
-    settings = make_settings(seed=seed, **options)
+    settings = make_settings(seed=spec.seed, **options)
     notes = (
         () if config is None else (f"checked with {dict(config)} in place of the inputs given.",)
     )
