@@ -93,3 +93,20 @@ def test_the_readmes_course_one_liners_run_as_written(capsys):
     code = text[start:].split("```python\n", 1)[1].split("```", 1)[0]
     exec(compile(code, "README.md (Your course in one line)", "exec"), {})  # noqa: S102
     assert capsys.readouterr().out.split() == ["True", "True", "True"]
+
+
+def test_the_cs231n_tutorial_runs_and_finds_each_bug():
+    nbformat = pytest.importorskip("nbformat", reason="part of the dev install")
+    nbclient = pytest.importorskip("nbclient", reason="part of the dev install")
+    notebook = nbformat.read(ROOT / "docs" / "tutorial-cs231n.ipynb", as_version=4)
+    nbclient.NotebookClient(notebook, timeout=300, kernel_name="python3").execute()
+    text = "\n".join(
+        output.get("text", "")
+        for cell in notebook.cells
+        if cell.cell_type == "code"
+        for output in cell.get("outputs", [])
+    )
+    assert "scale b 0.25" in text  # the mean for a sum, in b, 1/4
+    assert "stride 1: gradcheck PASS" in text
+    assert "configs: gradcheck FAIL" in text
+    assert "regularization W2 0.3" in text

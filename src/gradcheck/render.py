@@ -110,7 +110,7 @@ def _where(report: Report, d: Diagnosis) -> str:
 def summary(report: Report) -> str:
     """The verdict in plain words (what is wrong, where), then how the check was made."""
     verdict = "PASS" if report.ok else "FAIL"
-    warnings = [d.kind for d in report.diagnoses if d.severity == "warning"]
+    warnings = list(dict.fromkeys(d.kind for d in report.diagnoses if d.severity == "warning"))
     extra = f"; warnings: {', '.join(warnings)}" if warnings else ""
     return f"gradcheck {verdict}: {headline(report)}{extra}\n  {details(report)}"
 
