@@ -35,7 +35,7 @@ import numpy as np
 
 from ._version import __version__
 from .differences import METHODS
-from .evaluate import stop_pool, watch_parent
+from .executors import stop_pool, watch_parent
 from .pipeline import MODES
 
 EXIT_CODES = """exit status: 0 the gradient is right, 1 it is wrong, 2 a usage error (bad flags,

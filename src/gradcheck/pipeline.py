@@ -27,7 +27,8 @@ from .compare import Comparison, Tolerances, compare_entries
 from .diagnose import crash_notes, degenerate_warnings, diagnose, noise_warnings
 from .differences import METHODS, Scheme, choose_steps, positive_number, positive_step, scheme_of
 from .directional import Context, compare_directions
-from .evaluate import Evaluator, Ledger, Seen, executor_workers
+from .evaluate import Evaluator, Ledger, Seen
+from .executors import executor_workers
 from .layout import Layout, Order, entry_name
 from .noise import Noise, estimate_noise, noise_floor
 from .output import Printed, captured
