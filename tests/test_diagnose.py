@@ -475,3 +475,22 @@ def test_a_hypothesis_that_raises_becomes_a_note_not_an_aborted_check(monkeypatc
     assert report.mismatched.size == 8
     assert "sign" not in [d.kind for d in report.diagnoses]  # its row was skipped, no abort
     assert any("'sign' hypothesis raised RuntimeError" in n for n in report.notes)
+
+
+def test_mixed_unrolling_under_the_wrong_order_gets_an_order_hint():
+    from gradcheck import ex4
+
+    params, X, y, _ = ex4.debug_problem("F")
+
+    def mixed(p):  # reads nn_params column-major, writes its gradient row-major
+        J, g = ex4.nn_cost_function(p, 3, 5, 3, X, y, 0.0)
+        t1, t2 = g[:20].reshape(5, 4, order="F"), g[20:].reshape(3, 6, order="F")
+        return J, np.r_[t1.ravel(), t2.ravel()]
+
+    blocks = {"Theta1": (5, 4), "Theta2": (3, 6)}
+    report = gradcheck.check(mixed, params, blocks=blocks, order="C")
+    assert not report.ok
+    assert all(d.kind == "localized" for d in report.diagnoses)
+    assert "did you declare order='C' for parameters your function reads in order='F'?" in (
+        report.diagnoses[0].message
+    )

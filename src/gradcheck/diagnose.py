@@ -474,7 +474,40 @@ def explain_entries(
         v = view(scope, name)
         if v.suspects.size:
             out.append(first_explanation(v) or _localized(v, numeric))
+    if all(d.kind == "localized" for d in out):
+        return _hint_other_order(
+            out, analytic, numeric, tolerance, checked, mismatched, layout, x, rtol
+        )
     return out
+
+
+def _hint_other_order(
+    out: list[Diagnosis],
+    analytic: np.ndarray,
+    numeric: np.ndarray,
+    tolerance: np.ndarray,
+    checked: np.ndarray,
+    mismatched: np.ndarray,
+    layout: Layout,
+    x: np.ndarray,
+    rtol: float,
+) -> list[Diagnosis]:
+    """Nothing explained under the order given: when a pattern explains the whole vector under
+    the other order (a cost that reads F and a gradient written C), say so."""
+    flipped = layout.flipped()
+    whole = entry_view(
+        analytic=analytic, numeric=numeric, tolerance=tolerance, rtol=rtol, scope=checked,
+        mismatched=mismatched, x=x, layout=flipped, block=None,
+    )  # fmt: skip
+    other = first_explanation(whole)
+    if other is None:
+        return out
+    hint = (
+        f" Under order='{flipped.order}' these entries are one pattern ({other.kind}: "
+        f"{other.message.split('.')[0]}): did you declare order='{layout.order}' for parameters "
+        f"your function reads in order='{flipped.order}'?"
+    )
+    return [replace(d, message=d.message + hint) for d in out]
 
 
 def _localized(view: View, numeric: np.ndarray) -> Diagnosis:
