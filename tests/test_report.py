@@ -110,3 +110,13 @@ def test_allowed_relative_error_is_next_to_the_relative_error():
         if row["rel_error"] and row["allowed_rel_error"]:
             # an entry is wrong exactly when its relative error exceeds the allowed one
             assert row["mismatched"] == (row["rel_error"] > row["allowed_rel_error"])
+
+
+def test_the_notebook_fragment_is_styled_and_scoped():
+    report = gradcheck.check(lambda x: (float(x @ x), x), np.array([1.0, 2.0, 3.0]))
+    fragment = report._repr_html_()
+    assert fragment.startswith("<style>")
+    assert ".gradcheck-report .verdict.fail{color:#cf222e}" in fragment  # the verdict in red
+    assert ".gradcheck-report tr.wrong td{" in fragment  # wrong rows tinted
+    assert ".gradcheck-report img{max-width:100%}" in fragment  # no overflowing figure
+    assert "body{" not in fragment  # the notebook's own page is left alone

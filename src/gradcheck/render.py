@@ -211,8 +211,9 @@ CAPTIONS = {
     "level (2, ½, 1/m), wrong entries (red) elsewhere.",
     "steps": "Error of the central difference against its step, for the worst entries and a "
     "well-behaved one (log–log). A right entry draws a V: round-off on the left (slope −1), "
-    "truncation on the right (slope 2); the dotted line marks the step the check used, near the "
-    "bottom. A wrong entry stays flat, far above: no step makes it agree.",
+    "truncation on the right (slope 2); the dotted line marks the step the check used, chosen "
+    "from the noise of f (see where it falls on each curve). A wrong entry stays flat, far "
+    "above: no step makes it agree.",
 }
 STYLE = (
     "body{font-family:sans-serif;margin:2em;max-width:70em}"
@@ -242,12 +243,18 @@ def html_page(
 
 
 def html_fragment(report: Report) -> str:
-    """For Jupyter: the verdict, diagnoses, tables and, when matplotlib is there, the heatmap."""
+    """For Jupyter: the verdict, diagnoses, tables and, when matplotlib is there, the heatmap —
+    styled like the page, the rules scoped to the report so that the notebook keeps its own."""
+    scoped = "".join(
+        f".gradcheck-report {rule}}}"
+        for rule in STYLE.split("}")
+        if rule and not rule.startswith("body")
+    )
     try:
         import matplotlib  # noqa: F401
     except ImportError:
-        return html_body(report, ())
-    return html_body(report, ("heatmap",))
+        return f"<style>{scoped}</style>" + html_body(report, ())
+    return f"<style>{scoped}</style>" + html_body(report, ("heatmap",))
 
 
 def html_body(
