@@ -120,3 +120,4 @@ def test_the_notebook_fragment_is_styled_and_scoped():
     assert ".gradcheck-report tr.wrong td{" in fragment  # wrong rows tinted
     assert ".gradcheck-report img{max-width:100%}" in fragment  # no overflowing figure
     assert "body{" not in fragment  # the notebook's own page is left alone
+    assert ".gradcheck-report td,.gradcheck-report th{" in fragment  # every selector scoped

@@ -246,10 +246,11 @@ def html_fragment(report: Report) -> str:
     """For Jupyter: the verdict, diagnoses, tables and, when matplotlib is there, the heatmap —
     styled like the page, the rules scoped to the report so that the notebook keeps its own."""
     scoped = "".join(
-        f".gradcheck-report {rule}}}"
+        ",".join(f".gradcheck-report {sel}" for sel in rule.split("{")[0].split(","))
+        + "{" + rule.split("{", 1)[1] + "}"
         for rule in STYLE.split("}")
         if rule and not rule.startswith("body")
-    )
+    )  # fmt: skip
     try:
         import matplotlib  # noqa: F401
     except ImportError:
