@@ -338,3 +338,15 @@ def test_directional_isolated_entries_are_judged_before_they_are_named():
     report = gradcheck.check(f, x, grad=g, mode="directional")
     assert report.ok
     assert report.evaluations < 2000  # localising stopped at what a full check costs
+
+
+def test_a_kink_exactly_at_x_is_warned_even_when_the_central_difference_agrees():
+    """‖x‖ at 0 (linalg.norm's OpInfo sample): the central difference is 0, autograd's
+    subgradient is 0, they agree — and the point is still a kink, said as a warning."""
+    x = np.zeros(5)
+    report = gradcheck.check(lambda z: float(np.linalg.norm(z)), x, grad=lambda z: np.zeros(5))
+    assert report.ok
+    kink = next(d for d in report.diagnoses if d.kind == "kink")
+    assert kink.indices.tolist() == [0, 1, 2, 3, 4]
+    smooth = gradcheck.check(lambda z: (float(z @ z), 2 * z), np.zeros(5))  # a minimum, no kink
+    assert "kink" not in [d.kind for d in smooth.diagnoses]

@@ -265,6 +265,9 @@ def judge_entries(
             ev, x, f0, est, suspicious, judge, scheme, eps_f, describe, shorten
         )
         seen = est.seen | seen
+    if scheme.sees_kinks and not seen.incomplete:  # kinks the central difference steps over
+        at_zero, more = _kinks_at_zero(ev, x, f0, est, checked, judge, eps_f, scheme, describe)
+        kinks, seen = np.union1d(kinks, at_zero), seen | more
     mismatched = np.sort(np.concatenate([suspicious, rescued_wrong]))
     return Judgement(
         idx,
@@ -379,6 +382,43 @@ def _refine(
         kinks = suspicious[still & is_kink]
         still &= ~is_kink
     return Refined(suspicious[still], kinks, stairs, seen)
+
+
+KINK_PROBES = 100  # entries at x_i = 0 probed for a symmetric kink, at most
+
+
+def _kinks_at_zero(
+    ev: Evaluator,
+    x: np.ndarray,
+    f0: float,
+    est: Estimate,
+    checked: np.ndarray,
+    judge: _Judge,
+    eps_f: float,
+    scheme: Scheme,
+    describe: Callable[[int], str],
+) -> tuple[np.ndarray, Seen]:
+    """Entries at exactly x_i = 0 that passed although f has a kink there (‖x‖, |x| at 0): the
+    central difference averages the two slopes and agrees with a subgradient, so nothing was
+    suspicious. Where the one-sided slopes differ by more than half the larger (a stationary
+    point of a smooth f does too: x² at 0), they are taken again at half the step (2 calls): a
+    kink keeps its gap, a smooth f halves it. Returns the kinks (a warning, not a failure)."""
+    pos = np.searchsorted(est.idx, checked)
+    zero = (x[checked] == 0) & np.isin(checked, est.idx)
+    if not np.any(zero):
+        return np.array([], dtype=np.intp), Seen()
+    h = est.step[pos]
+    up, down = (est.f_plus[pos] - f0) / h, (f0 - est.f_minus[pos]) / h
+    gap = np.abs(up - down)
+    wide = zero & (gap > 0.5 * np.maximum(np.abs(up), np.abs(down)))
+    wide &= gap > SAFETY * 2 * eps_f / h
+    idx = checked[wide][:KINK_PROBES]
+    if not idx.size:
+        return idx, Seen()
+    half = estimate(ev, x, f0, idx, est.step[np.searchsorted(est.idx, idx)] / 2, scheme, describe)
+    h2 = half.step
+    gap2 = np.abs((half.f_plus - f0) / h2 - (f0 - half.f_minus) / h2)
+    return idx[gap2 > 0.75 * gap[wide][: idx.size]], half.seen
 
 
 def _flat(
