@@ -289,3 +289,26 @@ def test_a_point_that_kills_its_dask_worker_is_named_and_the_rest_checked():
     lost = [n for n in report.notes if "died twice" in n]
     assert len(lost) == 1  # one point named, no other blamed
     assert "x + " in lost[0]
+
+
+def test_a_read_only_checkpoint_of_this_problem_is_read_not_written(tmp_path, monkeypatch):
+    import os as _os
+
+    path = tmp_path / "ck.jsonl"
+    first = _check(buggy, path)
+    before = path.read_text()
+    real_open = _os.open
+
+    def read_only(file, flags, *args):  # as a read-only file would answer (we run as root here)
+        if str(file) == str(path) and flags & _os.O_EXCL:
+            raise FileExistsError(17, "File exists", str(file))  # EEXIST comes before EACCES
+        if str(file) == str(path) and flags & (_os.O_RDWR | _os.O_WRONLY):
+            raise PermissionError(13, "Permission denied", str(file))
+        return real_open(file, flags, *args)
+
+    monkeypatch.setattr(_os, "open", read_only)
+    again = _check(buggy, path)
+    assert again.ok is first.ok is False
+    np.testing.assert_array_equal(again.numeric, first.numeric)
+    assert any("read-only: read, not written to" in n for n in again.notes)
+    assert path.read_text() == before

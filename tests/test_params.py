@@ -165,3 +165,53 @@ def test_any_hashable_key_and_a_clear_error_for_a_missing_gradient():
     assert list(report.layout.blocks) == ["W/0", "W/1"]
     with pytest.raises(ValueError, match=r"no entry for the parameter \('W', 1\)"):
         gradcheck.check(lambda p: (f(p)[0], {("W", 0): 2 * p[("W", 0)]}), params)
+
+
+# ----- CS231n's linear SVM with a gradient buffer reused between calls ---------------------------
+
+_DW = np.zeros((4, 3))  # the learner's module-level buffer
+
+
+def svm_loss_reused_buffer(W, X, y, reg, zero_it=True):
+    """svm_loss_naive written with one gradient array kept between calls; forgetting to zero
+    it makes every call add to the last one's gradient."""
+    dW = _DW
+    if zero_it:
+        dW[:] = 0.0
+    loss = 0.0
+    for i in range(X.shape[0]):
+        scores = X[i] @ W
+        for j in range(W.shape[1]):
+            if j == y[i]:
+                continue
+            margin = scores[j] - scores[y[i]] + 1
+            if margin > 0:
+                loss += margin
+                dW[:, j] += X[i]
+                dW[:, y[i]] -= X[i]
+    n = X.shape[0]
+    dW /= n if zero_it else 1.0
+    loss = loss / n + reg * np.sum(W * W)
+    dW += 2 * reg * W if zero_it else 0.0
+    return loss, dW
+
+
+def test_a_reused_gradient_buffer_that_is_zeroed_passes_and_one_that_is_not_is_stateful():
+    rng = np.random.default_rng(2)
+    X, y = rng.standard_normal((5, 4)), rng.integers(0, 3, 5)
+    W = 0.01 * rng.standard_normal((4, 3))
+
+    def right(w):
+        loss, dW = svm_loss_reused_buffer(w.reshape(4, 3), X, y, 0.1)
+        return loss, dW.ravel()  # a view of the buffer: gradcheck copies it as it arrives
+
+    report = gradcheck.check(right, W.ravel(), blocks={"W": (4, 3)})
+    assert report.ok, str(report)
+
+    def accumulating(w):
+        loss, dW = svm_loss_reused_buffer(w.reshape(4, 3), X, y, 0.1, zero_it=False)
+        return loss, dW.ravel()
+
+    report = gradcheck.check(accumulating, W.ravel(), blocks={"W": (4, 3)})
+    assert not report.ok
+    assert report.diagnoses[0].kind == "stateful"
