@@ -434,6 +434,9 @@ def test_ctrl_c_exits_130_and_says_where_the_work_is(user_module):
         [sys.executable, "-m", "gradcheck", "check", f"{user_module / 'slow.py'}:cost", "--x0",
          str(user_module / "big.npy"), "--mode", "full", "--checkpoint", str(ck)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        # a shell that runs the tests in the background ignores SIGINT for its children, and a
+        # Python started with SIGINT ignored installs no Ctrl-C handler: restore the default
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # noqa: PLW1509
     )  # fmt: skip
     time.sleep(3)
     child.send_signal(signal.SIGINT)

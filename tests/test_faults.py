@@ -203,6 +203,8 @@ def test_ctrl_c_with_a_hung_call_on_workers_exits_130_within_5_s(tmp_path):
         stderr=subprocess.PIPE,
         text=True,
         cwd=tmp_path,
+        # SIGINT's default restored: a background shell leaves it ignored (see test_cli.py)
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # noqa: PLW1509
     )
     time.sleep(8)  # the workers started, one is inside the call that never returns
     workers = _children(child.pid)
