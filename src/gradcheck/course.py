@@ -213,7 +213,7 @@ class CourseCheck:
                 f"── λ = {lam:g} ── the course's check: Relative Difference {course}, which "
                 f"{by_rule} the course's rule (< 1e-9); gradcheck: {verdict}"
             )
-            lines += ["", title, str(report)]
+            lines += ["", title, str(report) if not report.ok else report.summary()]
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:
