@@ -15,17 +15,22 @@ from gradcheck.examples import nnCost
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_the_tutorial_notebook_runs_and_tells_the_story():
+def _executed(name: str) -> str:
+    """A notebook of docs/, executed: the text and data of its code cells' outputs."""
     nbformat = pytest.importorskip("nbformat", reason="part of the dev install")
     nbclient = pytest.importorskip("nbclient", reason="part of the dev install")
-    notebook = nbformat.read(ROOT / "docs" / "tutorial.ipynb", as_version=4)
+    notebook = nbformat.read(ROOT / "docs" / name, as_version=4)
     nbclient.NotebookClient(notebook, timeout=300, kernel_name="python3").execute()
-    text = "\n".join(
+    return "\n".join(
         output.get("text", "") + json.dumps(output.get("data", {}))
         for cell in notebook.cells
         if cell.cell_type == "code"
         for output in cell.get("outputs", [])
     )
+
+
+def test_the_tutorial_notebook_runs_and_tells_the_story():
+    text = _executed("tutorial.ipynb")
     assert "Relative Difference: 0.124776" in text
     assert "[regularization] Theta2[:, 0] (bias column, 3 entries)" in text
     assert "image/png" in text  # the heatmap
@@ -96,16 +101,7 @@ def test_the_readmes_course_one_liners_run_as_written(capsys):
 
 
 def test_the_cs231n_tutorial_runs_and_finds_each_bug():
-    nbformat = pytest.importorskip("nbformat", reason="part of the dev install")
-    nbclient = pytest.importorskip("nbclient", reason="part of the dev install")
-    notebook = nbformat.read(ROOT / "docs" / "tutorial-cs231n.ipynb", as_version=4)
-    nbclient.NotebookClient(notebook, timeout=300, kernel_name="python3").execute()
-    text = "\n".join(
-        output.get("text", "")
-        for cell in notebook.cells
-        if cell.cell_type == "code"
-        for output in cell.get("outputs", [])
-    )
+    text = _executed("tutorial-cs231n.ipynb")
     assert "scale b 0.25" in text  # the mean for a sum, in b, 1/4
     assert "stride 1: gradcheck PASS" in text
     assert "configs: gradcheck FAIL" in text
