@@ -19,7 +19,7 @@ import numpy as np
 from .adjoint import hessian_consistency, mode_consistency
 from .compare import Tolerances
 from .differences import SCHEMES, choose_steps, coordinate_points
-from .evaluate import Evaluator, Ledger
+from .evaluate import Evaluator
 from .layout import Layout, Order, entries
 from .pipeline import Extension, Findings, make_settings, run
 from .precision import EPS
@@ -162,9 +162,6 @@ def check_jacobian(
     order: Order = "C",
     seed: int = 0,
     batched: Callable[..., Any] | None = None,
-    ledger: Ledger | None = None,
-    notes: tuple[str, ...] = (),
-    late_notes: Callable[[Findings], tuple[list[Diagnosis], list[str]]] | None = None,
     sparsity: Any = None,
     **options: Any,
 ) -> Report:
@@ -191,9 +188,6 @@ def check_jacobian(
     batched : callable, optional
         ``batched(X, *args, **kwargs)``: f on a (k, n) batch of points, returning (k, m)
         outputs; the check then evaluates perturbed points in batches (``vectorized``).
-    ledger, notes, late_notes
-        For adapters: a shared count of calls, notes to add to the report, and diagnoses and
-        notes made from what the check found (called at its end).
     sparsity : array_like of bool or scipy.sparse matrix, optional
         Which J[k, i] may be non-zero. The check then needs about 2 calls per colour of the
         pattern (3 for a tridiagonal J, whatever n) and names entries outside the pattern that
@@ -236,30 +230,46 @@ def check_jacobian(
         )
     probe = make_problem(f, x, args=args, kwargs=kwargs, blocks=blocks, order=order)
     settings = make_settings(seed=seed, **options)
-    consistent: list[Diagnosis] = []
-    if len(given) > 1:  # the adjoint test between the forms given: no call of f
-        forms = dict(given)
-        consistent = mode_consistency(
-            probe.x,
-            jac=forms.get("jac"),
-            jvp=forms.get("jvp"),
-            vjp=forms.get("vjp"),
-            args=probe.args,
-            kwargs=probe.kwargs,
-            seed=seed,
-        )
-        notes = (
-            *notes,
-            f"{' and '.join(forms)} agree with each other to round-off (the adjoint test)"
-            if not consistent
-            else f"{' and '.join(forms)} were compared with each other (the adjoint test)",
-        )
-    problem, transpose = _weighted(probe, given[0], batched, seed)
-    explain = partial(_wrong_entries_of_inputs, f, transpose, late_notes, consistent)
-    return run(problem, settings, Extension(notes=tuple(notes), explain=explain), ledger)
+    consistent, notes = _adjoint(probe, given, seed)
+    problem, transpose = weighted(probe, given[0], batched, seed)
+    return run(problem, settings, jacobian_extension(f, transpose, notes, consistent))
 
 
-def _weighted(
+def _adjoint(
+    probe: Problem, given: list[tuple[str, Callable[..., Any]]], seed: int
+) -> tuple[list[Diagnosis], tuple[str, ...]]:
+    """The adjoint test between the forms given, when there are two or more (no call of f)."""
+    if len(given) < 2:
+        return [], ()
+    forms = dict(given)
+    consistent = mode_consistency(
+        probe.x,
+        jac=forms.get("jac"),
+        jvp=forms.get("jvp"),
+        vjp=forms.get("vjp"),
+        args=probe.args,
+        kwargs=probe.kwargs,
+        seed=seed,
+    )
+    said = "agree with each other to round-off" if not consistent else "were compared"
+    return consistent, (f"{' and '.join(forms)} {said} (the adjoint test)",)
+
+
+def jacobian_extension(
+    f: Callable[..., Any],
+    transpose: _TransposeTimes,
+    notes: tuple[str, ...] = (),
+    found: list[Diagnosis] | tuple[Diagnosis, ...] = (),
+    late_notes: Callable[[Findings], tuple[list[Diagnosis], list[str]]] | None = None,
+) -> Extension:
+    """What a Jacobian check adds to the scalar check it runs: its notes, diagnoses found
+    without f (``found``), the wrong entries J[k, i], and what a caller adds at the end
+    (``late_notes``: adapters pass their own, and :func:`run` a ``Ledger`` they share)."""
+    explain = partial(_wrong_entries_of_inputs, f, transpose, late_notes, list(found))
+    return Extension(notes=tuple(notes), explain=explain)
+
+
+def weighted(
     probe: Problem,
     form: tuple[str, Callable[..., Any]],
     batched: Callable[..., Any] | None,
@@ -424,6 +434,15 @@ def check_hessian(
         kwargs=options.get("kwargs"),
         seed=int(options.get("seed", 0)),
     )
-    return check_jacobian(
-        _Gradient(f, grad), x, jvp=product, late_notes=lambda found: (list(shape), []), **options
+    seed = int(options.pop("seed", 0))
+    probe = make_problem(
+        _Gradient(f, grad),
+        x,
+        args=tuple(options.pop("args", ())),
+        kwargs=options.pop("kwargs", None),
+        blocks=options.pop("blocks", None),
+        order=options.pop("order", "C"),
     )
+    problem, transpose = weighted(probe, ("jvp", product), None, seed)
+    settings = make_settings(seed=seed, **options)
+    return run(problem, settings, jacobian_extension(probe.f, transpose, found=shape))

@@ -11,8 +11,10 @@ from typing import Any
 
 import numpy as np
 
-from ..jacobian import check_jacobian
+from ..jacobian import jacobian_extension, weighted
 from ..layout import Layout
+from ..pipeline import make_settings, run
+from ..problem import make_problem
 from ..report import Report
 
 
@@ -77,15 +79,19 @@ def check_function(
             return vjp(w)[0]
 
         batch = jax.jit(jax.vmap(flat_f))
-        report = check_jacobian(
-            lambda x: np.asarray(forward(jnp.asarray(x))),
-            x0,
-            vjp=lambda x, w: np.asarray(pullback(jnp.asarray(x), jnp.asarray(w))),
-            batched=(lambda X: np.asarray(batch(jnp.asarray(X)))) if vectorized else None,
-            blocks=layout,
-            notes=("perturbed parameters were evaluated in batches with jax.vmap.",)
-            if vectorized
-            else (),
-            **options,
+        on_host = lambda x: np.asarray(forward(jnp.asarray(x)))
+        vjp = lambda x, w: np.asarray(pullback(jnp.asarray(x), jnp.asarray(w)))
+        batched = (lambda X: np.asarray(batch(jnp.asarray(X)))) if vectorized else None
+        seed = int(options.pop("seed", 0))
+        problem, transpose = weighted(
+            make_problem(on_host, x0, blocks=layout), ("vjp", vjp), batched, seed
+        )
+        said = (
+            ("perturbed parameters were evaluated in batches with jax.vmap.",) if vectorized else ()
+        )
+        report = run(
+            problem,
+            make_settings(seed=seed, **options),
+            jacobian_extension(on_host, transpose, said),
         )
     return report

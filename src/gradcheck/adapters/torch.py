@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from ..evaluate import Ledger, Points
-from ..jacobian import check_jacobian
+from ..jacobian import jacobian_extension, weighted
 from ..layout import Layout
 from ..pipeline import Extension, Findings, make_settings, run
 from ..problem import make_problem
@@ -339,16 +339,12 @@ def check_function(fn: Callable, *inputs: Any, vectorized: bool = True, **option
     batched = (
         _Batched(torch, of.single, of.device, of.forward, of.x0, ledger) if vectorized else None
     )
-    return check_jacobian(
-        of.forward,
-        of.x0,
-        vjp=of.vjp,
-        batched=batched,
-        blocks=of.layout,
-        ledger=ledger,
-        late_notes=partial(_notes_after, batched, of.device.type == "cuda"),
-        **options,
-    )
+    seed = int(options.pop("seed", 0))
+    probe = make_problem(of.forward, of.x0, blocks=of.layout)
+    problem, transpose = weighted(probe, ("vjp", of.vjp), batched, seed)
+    late = partial(_notes_after, batched, of.device.type == "cuda")
+    extension = jacobian_extension(of.forward, transpose, late_notes=late)
+    return run(problem, make_settings(seed=seed, **options), extension, ledger)
 
 
 class _FunctionOf:
