@@ -23,7 +23,7 @@ from concurrent.futures import Executor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property, partial
-from typing import Any, NamedTuple, cast
+from typing import Any, NamedTuple, Protocol, cast, runtime_checkable
 
 import numpy as np
 
@@ -202,6 +202,31 @@ def _deadline(seconds: float | None) -> Iterator[None]:
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+
+
+@runtime_checkable
+class ReadsOnly(Protocol):
+    """A vectorized f that copies what it reads and never writes into or keeps its input
+    (``reads_only = True``): it is handed a batch's rows as they are, without a private copy
+    (watched on a sample). The torch adapter's batched function is one."""
+
+    reads_only: bool
+
+
+@runtime_checkable
+class BuildsPoints(Protocol):
+    """A vectorized f that builds perturbed points itself from (entry, value) pairs — on a GPU,
+    so that a point of n entries never exists on the host: ``coordinates(x, entries, values)``
+    returns one cost per pair, ``batch_size`` pairs at a time."""
+
+    batch_size: int
+
+    def coordinates(self, x: np.ndarray, entries: np.ndarray, values: np.ndarray) -> Any: ...
+
+
+def reads_only(f: Any) -> bool:
+    """Whether f declares :class:`ReadsOnly` (and says True)."""
+    return isinstance(f, ReadsOnly) and bool(f.reads_only)
 
 
 class Call(NamedTuple):
@@ -550,7 +575,7 @@ class Evaluator:
             del p, out  # before the next point is built: nothing here refers to this one
 
     def _batched(self, points: Points, wanted: dict[int, str], sink: _Sink) -> None:
-        if points.coordinates is not None and callable(getattr(self.f, "coordinates", None)):
+        if points.coordinates is not None and isinstance(self.f, BuildsPoints):
             self._coordinates(points, wanted, sink)
             return
         batch: list[int] = []  # the points in the stack's rows
@@ -574,8 +599,8 @@ class Evaluator:
         entries, values = points.coordinates  # type: ignore[misc]
         base = points.x.copy()
         base.flags.writeable = False  # the function may keep it; nobody may change it
-        size = int(getattr(self.f, "batch_size", BATCH))
-        build = self.f.coordinates  # type: ignore[attr-defined]
+        f = cast(BuildsPoints, self.f)
+        size, build = int(f.batch_size or BATCH), f.coordinates
         order = np.fromiter(keys, dtype=np.intp, count=len(keys))
         for start in range(0, order.size, size):
             ks = order[start : start + size]
@@ -589,7 +614,7 @@ class Evaluator:
         # An f that declares ``reads_only`` (it copies what it reads, and neither writes into
         # nor keeps its input: the torch adapter) is handed the batch's rows as they are,
         # watched on a sample; any other f gets a private copy.
-        private = not getattr(self.f, "reads_only", False)
+        private = not reads_only(self.f)
         first = int(ks[0])
         with self._inside_f(ks.size, partial(_batch_text, points, ks.size, first)):
             out, mutated = self.call(stack, copy=private)
