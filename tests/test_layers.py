@@ -117,3 +117,22 @@ def test_a_backward_returning_too_few_gradients_is_a_clear_error():
     x, w, b = RNG.standard_normal((2, 3)), RNG.standard_normal((3, 2)), RNG.standard_normal(2)
     with pytest.raises(ValueError, match="expected one per floating input of forward: dx, dw, db"):
         gradcheck.check_layer(L.affine_forward, lambda dout, cache: (dout,), x, w, b)
+
+
+def test_a_bug_that_symmetric_weights_hide_shows_at_the_default_three_points():
+    def fwd(x, W):
+        return x @ W, (x, W)
+
+    def bwd_transposed(dout, cache):  # dx = dout @ W instead of dout @ W.T
+        x, W = cache
+        return dout @ W, x.T @ dout
+
+    x = RNG.standard_normal((3, 4))
+    A = RNG.standard_normal((4, 4))
+    W = A + A.T  # symmetric: W = W.T hides the bug
+    one = gradcheck.check_layer(fwd, bwd_transposed, x, W, points=1)
+    assert one.ok
+    assert "degenerate" in [d.kind for d in one.diagnoses]  # and says why it could pass
+    three = gradcheck.check_layer(fwd, bwd_transposed, x, W)
+    assert not three.ok
+    assert any("failed at point 2 of 3" in n for n in three.notes)

@@ -24,7 +24,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .layout import Layout
-from .pipeline import Extension, Findings, make_settings, run
+from .pipeline import Extension, Findings, at_points, make_settings, run
 from .problem import make_problem
 from .report import Diagnosis, Report
 
@@ -141,6 +141,7 @@ def check_layer(
     *inputs: Any,
     configs: Sequence[Mapping[str, Any]] | None = None,
     seed: int = 0,
+    points: Any = 3,
     **fixed: Any,
 ) -> Report:
     """Check a layer's ``backward`` against finite differences of its ``forward``.
@@ -164,6 +165,10 @@ def check_layer(
         if all pass, the last one's, with a note.
     seed : int
         Seeds the cotangents (and the check).
+    points : int or list, default 3
+        The inputs given and seeded perturbations of them (``points=`` of
+        :func:`gradcheck.check`): a layer checked at one point can hide a bug that its inputs
+        make invisible (equal entries, a symmetric weight).
     **fixed
         Keyword arguments of forward, held fixed; options of :func:`gradcheck.check`
         (``rtol``, ``mode``, ``method``…) are taken from them by name.
@@ -181,6 +186,7 @@ def check_layer(
     True
     """
     options = {k: fixed.pop(k) for k in list(fixed) if k in _OPTIONS}
+    options["points"] = points
     names = _parameter_names(forward, len(inputs))
     report = _check_one(Spec(forward, backward, names, list(inputs), fixed, seed), options, None)
     for config in configs or ():
@@ -223,7 +229,7 @@ def _check_one(spec: Spec, options: Mapping[str, Any], config: Mapping[str, Any]
     layer = _Layer(spec)
     z = layer.layout.pack({layer.names[k]: spec.inputs[k] for k in layer.moving})
     problem = make_problem(layer.cost, z, layer.gradient, blocks=layer.layout)
-    settings = make_settings(seed=spec.seed, **options)
+    settings = make_settings(seed=spec.seed, **{k: v for k, v in options.items() if k != "points"})
     notes = (
         () if config is None else (f"checked with {dict(config)} in place of the inputs given.",)
     )
@@ -243,4 +249,8 @@ def _check_one(spec: Spec, options: Mapping[str, Any], config: Mapping[str, Any]
             )
         ], []
 
-    return run(problem, settings, Extension(notes=notes, explain=explain))
+    extension = Extension(notes=notes, explain=explain)
+    where = options.get("points")
+    if where is None or where == 1:
+        return run(problem, settings, extension)
+    return at_points(problem, settings, extension, where, None)
