@@ -85,3 +85,19 @@ def test_reseed_resets_fs_own_generator():
     assert gradcheck.check(cost, np.linspace(-1, 1, 4), reseed=reseed).ok
     with pytest.raises(ValueError, match="rng must be None or 'restore'"):
         gradcheck.check(cost, np.ones(4), rng="fixed")
+
+
+def test_torch_dropout_under_rng_restore():
+    torch = pytest.importorskip("torch")
+    weights = torch.tensor(np.random.default_rng(3).standard_normal((5, 4)))
+
+    def cost(x):
+        t = torch.tensor(x, requires_grad=True)
+        h = torch.nn.functional.dropout(weights @ t, p=0.5, training=True)
+        loss = (h**2).sum()
+        loss.backward()
+        return float(loss.detach()), t.grad.numpy().copy()
+
+    torch.manual_seed(0)
+    assert gradcheck.check(cost, np.linspace(-1, 1, 4), rng="restore").ok
+    assert not gradcheck.check(cost, np.linspace(-1, 1, 4)).ok  # the mask changes every call
