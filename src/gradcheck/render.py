@@ -21,6 +21,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 def _method_text(report: Report) -> str:
+    if report.method == "reference":  # gradcheck.check_against_reference
+        return "the kernel against the same maths in float64 and in its own precision"
     if report.mode == "directional":
         return f"central differences along {report.directions} random directions"
     if report.method == "auto":
@@ -29,7 +31,9 @@ def _method_text(report: Report) -> str:
 
 
 def _step_text(report: Report) -> str:
-    noise = f"noise ε_f = {report.noise:.2g}"
+    if report.method == "reference":
+        return "no finite differences"
+    noise = f"noise ε_f = {report.noise:.2g}" if np.isfinite(report.noise) else "noise not measured"
     if report.step_policy == "given":
         given = report.step[np.isfinite(report.step)]
         # The step of most entries (a staircase or a domain edge shortens a few of them).
