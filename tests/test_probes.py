@@ -184,3 +184,17 @@ def test_a_long_run_probes_the_history_halfway_too():
     assert sum(k.kind == "stateful" for k in report.diagnoses) == 1  # said once
     short = gradcheck.check(functions.smooth, np.linspace(-1, 1, 40), mode="full")
     assert short.evaluations == 2 + 8 + 2 * 40 + 1  # short runs: only the final probe
+
+
+def test_the_one_same_value_rule():
+    from gradcheck.checkpoint import same_value
+    from gradcheck.precision import EPS, differs
+
+    one = 1.0 + 3 * EPS  # 3 ulps apart: the same; 5 apart: not
+    assert not differs(1.0, one)
+    assert differs(1.0, 1.0 + 6 * EPS)
+    assert not differs(1.0, 1.0 + 1e-9, spread=1e-10)  # within 10× the spread between calls
+    assert differs([1.0, np.nan, np.inf], [1.0, 1.0, np.inf]).tolist() == [False, True, False]
+    assert not differs(np.nan, np.nan)
+    assert same_value(2.0, 2.0 + 2 * EPS, 0.0)  # the checkpoint reads the same rule
+    assert not same_value(2.0, 2.0 + 1e-12, 0.0)

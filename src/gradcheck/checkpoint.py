@@ -44,6 +44,8 @@ from typing import IO, Any, NamedTuple
 
 import numpy as np
 
+from .precision import differs
+
 try:  # POSIX: advisory locks; elsewhere a checkpoint is not locked (documented)
     import fcntl
 except ImportError:  # pragma: no cover - Windows
@@ -87,11 +89,9 @@ class Fingerprint(NamedTuple):
 
 def same_value(a: complex, b: complex, spread: float) -> bool:
     """The same function at the same point: equal up to its spread between calls and round-off
-    (NaN equals NaN: f was not finite there both times)."""
-    if a == b or (np.isnan(a) and np.isnan(b)):
-        return True
-    scale = max(abs(a), abs(b))
-    return bool(abs(a - b) <= 10 * spread + 8 * np.finfo(float).eps * scale)
+    (:func:`gradcheck.precision.differs`, the probes' rule; NaN equals NaN: f was not finite
+    there both times)."""
+    return a == b or not bool(differs(complex(a), complex(b), spread))
 
 
 def fingerprint(

@@ -58,3 +58,22 @@ def precision_of(precision: Any) -> float:
                 f"'bfloat16', torch.float32, …), got {precision!r}."
             )
     return eps_of(name if name in ROUNDOFF else np.dtype(precision))
+
+
+SAME_ULPS = 4.0  # values at the same x that differ by no more than this many ulps are the same
+SPREAD_FACTOR = 10.0  # ... or by no more than this many times the spread measured between calls
+
+
+def differs(a: Any, b: Any, spread: float = 0.0) -> np.ndarray:
+    """Where two results at the same x differ, entry by entry: by more than ``SAME_ULPS``
+    units in the last place of the larger (float64; bit-for-bit would be too strict for
+    threaded reductions) and ``SPREAD_FACTOR`` times the spread measured between calls. NaN
+    equals NaN; a finite value never equals a non-finite one. The one test of "the same value
+    at x" that the probes and the checkpoint share."""
+    a, b = np.asarray(a), np.asarray(b)
+    with np.errstate(invalid="ignore", over="ignore"):
+        scale = np.maximum(np.abs(a), np.abs(b))
+        apart = np.abs(a - b) > SPREAD_FACTOR * spread + SAME_ULPS * EPS * scale
+        finite_a, finite_b = np.isfinite(a), np.isfinite(b)
+        both_nan = np.isnan(a) & np.isnan(b)
+        return np.asarray((apart & finite_a & finite_b) | ((finite_a != finite_b) & ~both_nan))

@@ -25,7 +25,7 @@ from .compare import largest
 from .diagnose import nonfinite_entries
 from .evaluate import Evaluator, Seen, as_scalar, raised_in_user_code
 from .layout import Layout, entry_name
-from .precision import EPS, eps_of
+from .precision import EPS, differs, eps_of
 from .problem import Problem
 from .report import Diagnosis
 
@@ -225,7 +225,7 @@ def history(
     with np.errstate(invalid="ignore"):
         grad_change = np.abs(again.gradient - probes.analytic)
     worst = int(np.nanargmax(grad_change)) if np.any(np.isfinite(grad_change)) else 0
-    cost_moved = cost_change > 10 * probes.spread + 4 * EPS * abs(probes.cost)
+    cost_moved = bool(differs(again.cost, probes.cost, probes.spread))
     grad_moved = bool(
         grad_change[worst] > 10 * probes.wobble + GRADIENT_WOBBLE * largest(probes.analytic)
     )
@@ -370,10 +370,4 @@ def _differs(a: object, b: object) -> bool:
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     if np.array_equal(a, b):  # the common case, in one pass
         return False
-    scale = np.maximum(np.abs(a), np.abs(b))
-    with np.errstate(invalid="ignore"):
-        # Bit-for-bit would be too strict for threaded reductions; 4 ulps is not.
-        diff = np.abs(a - b) > 4 * EPS * scale
-    return bool(np.any(diff & np.isfinite(a) & np.isfinite(b))) or bool(
-        np.any(np.isfinite(a) != np.isfinite(b))
-    )
+    return bool(np.any(differs(a, b)))  # precision.differs: 4 ulps, the one rule
