@@ -557,3 +557,19 @@ def test_what_f_prints_is_counted_not_shown(capsys, monkeypatch):
     monkeypatch.setenv("GRADCHECK_SHOW_OUTPUT", "1")
     again = gradcheck.check(chatty, np.ones(4))
     assert capsys.readouterr().out.count("J =") == again.evaluations
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("grad", 3), ("order", "X"), ("method", "nope"), ("step", -1), ("mode", "fast"),
+        ("rtol", -1), ("atol", "a"), ("seed", -1), ("executor", 3), ("workers", 0),
+        ("progress", "yes"), ("vectorized", "no"), ("checkpoint", 3), ("budget", 0),
+        ("nondet_tol", -2), ("timeout", 0), ("rng", "x"), ("reseed", 3), ("points", 0),
+        ("bounds", ("a",)),
+    ],
+)  # fmt: skip
+def test_every_bad_option_is_an_error_naming_it(name, value):
+    x = np.array([1.0, 2.0, 3.0])
+    with pytest.raises((TypeError, ValueError), match=name):
+        gradcheck.check(lambda v: (float(v @ v), 2 * v), x, **{name: value})

@@ -222,6 +222,10 @@ def check_jacobian(
             )
     if not given:
         raise TypeError("check_jacobian needs at least one of jac=, vjp=, jvp=; got none.")
+    if batched is not None and not callable(batched):
+        raise TypeError(
+            f"batched must be a function of a (k, n) batch of points, got {type(batched).__name__}."
+        )
     if sparsity is not None:  # O(colours) calls, the pattern itself checked (gradcheck.sparse)
         if jac is None:
             raise TypeError("sparsity= needs jac= (the Jacobian whose pattern it is).")

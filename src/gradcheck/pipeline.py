@@ -117,6 +117,8 @@ def make_settings(
     for name, value, least in (("budget", budget, 1), ("workers", workers, 1)):
         if value is not None and not (isinstance(value, (int, np.integer)) and value >= least):
             raise ValueError(f"{name} must be None or a whole number ≥ {least}, got {value!r}.")
+    if progress is not None and not isinstance(progress, (bool, np.bool_)):
+        raise TypeError(f"progress must be None, True or False, got {progress!r}.")
     if checkpoint is not None:
         if not isinstance(checkpoint, (str, os.PathLike)):
             raise TypeError(
@@ -365,6 +367,8 @@ def check(
         timeout=timeout,
     )
     if points is None or (isinstance(points, int) and points == 1):
+        if bounds is not None:
+            spread_points(problem.x, 1, bounds, settings.seed)  # validated, though unused
         return run(problem, settings, extension)
     return at_points(problem, settings, extension, points, bounds)
 
@@ -392,7 +396,13 @@ def spread_points(x: np.ndarray, points: Any, bounds: Any, seed: int) -> list[np
     else:
         raise TypeError(f"points must be a whole number or a list of points, got {points!r}.")
     if bounds is not None:
-        lower, upper = (np.broadcast_to(np.asarray(b, dtype=float), x.shape) for b in bounds)
+        try:
+            lower, upper = (np.broadcast_to(np.asarray(b, dtype=float), x.shape) for b in bounds)
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"bounds must be (lower, upper), numbers or arrays of x's {x.size} entries, "
+                f"got {bounds!r}."
+            ) from None
         found = [found[0], *(np.clip(p, lower, upper) for p in found[1:])]
     return found
 
@@ -402,7 +412,7 @@ def at_points(
 ) -> Report:
     """The check at several points (``points=``): the first report that fails, saying at which
     point; else the report at x, saying how many points passed. Evaluations add up."""
-    where = spread_points(problem.x, points, bounds, settings.seed)
+    where = spread_points(problem.x, points, bounds, settings.seed)  # validates both
     total = 0
     first: Report | None = None
     for k, p in enumerate(where):

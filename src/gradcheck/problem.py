@@ -69,6 +69,8 @@ def make_problem(
     """Validate the caller's arguments (see :func:`gradcheck.check` for their meaning)."""
     if not callable(f):
         raise TypeError(f"f must be callable, got {type(f).__name__}.")
+    if not isinstance(vectorized, (bool, np.bool_)):
+        raise TypeError(f"vectorized must be True or False, got {vectorized!r}.")
     if grad is not None and not callable(grad):
         raise TypeError(
             "grad must be callable (or None when f returns (cost, gradient)), got "
