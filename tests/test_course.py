@@ -217,3 +217,19 @@ def test_a_partial_name_match_never_falls_back_silently():
     binding = course.bind(one_left)
     assert binding.names["lambda"] == "lambda_val"
     assert "lambda_val is the one parameter left, taken as lambda" in binding.describe()
+
+
+def test_plain_check_states_kappa_in_units_of_lambda_over_m_when_it_can():
+    X, y = ex4.debug_initialize_weights(5, 2), 1 + np.arange(1, 6) % 3
+    theta1, theta2 = ex4.debug_initialize_weights(5, 3), ex4.debug_initialize_weights(3, 5)
+    nn_params = np.r_[theta1.ravel(), theta2.ravel()]
+    blocks = {"Theta1": (5, 4), "Theta2": (3, 6)}
+    report = gradcheck.check(nnCost, nn_params, args=(X, y, 3.0, 3, 5, 3), blocks=blocks)
+    assert "With λ = 3 and m = 5, κ = 2·λ/m" in report.diagnoses[0].message  # λ and X found
+    unnamed = gradcheck.check(  # a function whose parameters are not the course's: no λ/m
+        lambda p, a, b, c, d, e, g: nnCost(p, a, b, c, d, e, g),
+        nn_params,
+        args=(X, y, 3.0, 3, 5, 3),
+        blocks=blocks,
+    )
+    assert "λ/m" not in unnamed.diagnoses[0].message

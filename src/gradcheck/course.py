@@ -19,7 +19,7 @@ Examples
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -356,6 +356,31 @@ def _course_words(
         factor=d.factor,
         headline=f"{d.headline or d.kind}: only with λ > 0 — the regularisation part of the gradient",
     )
+
+
+def kappa_in_lambda_over_m(
+    f: Callable[..., Any], args: tuple, kwargs: Mapping[str, Any], layout: Layout | None
+) -> Callable[[Diagnosis], Diagnosis] | None:
+    """For plain :func:`gradcheck.check`: when f's parameters after x include the course's λ
+    (``lambda_``, ``lmbda``, ``reg``…) and X, bound from ``args``/``kwargs``, a rewording that
+    states a regularisation κ in units of λ/m (m = X's rows), as ``course`` does; else None."""
+    if layout is None:
+        return None
+    try:
+        params = list(inspect.signature(f).parameters)
+        bound = inspect.signature(f).bind_partial(None, *args, **kwargs).arguments
+    except (TypeError, ValueError):
+        return None
+    by_alias = {p.lower(): p for p in params}
+    lam_name = next((by_alias[a] for a in ALIASES["lambda"] if a in by_alias), None)
+    x_name = next((by_alias[a] for a in ALIASES["X"] if a in by_alias), None)
+    if lam_name is None or x_name is None or lam_name not in bound or x_name not in bound:
+        return None
+    try:
+        lam, m = float(bound[lam_name]), int(np.shape(bound[x_name])[0])
+    except (TypeError, ValueError, IndexError):
+        return None
+    return partial(explain_kappa, layout=layout, lam=lam, m=m) if lam and m else None
 
 
 def explain_kappa(d: Diagnosis, *, layout: Layout, lam: float, m: int) -> Diagnosis:

@@ -351,6 +351,7 @@ def check(
         vectorized=vectorized,
         precision=precision,
     )
+    extension = _kappa_words(problem, extension)
     settings = make_settings(
         method=method,
         step=step,
@@ -432,6 +433,18 @@ def at_points(
     assert first is not None
     note = f"passed at {len(where)} points: x and {len(where) - 1} more (points={points!r})."
     return replace(first, evaluations=total, notes=[*first.notes, note])
+
+
+def _kappa_words(problem: Problem, extension: Extension | None) -> Extension | None:
+    """κ in units of λ/m when f's arguments include the course's λ and X (gradcheck.course)."""
+    from .course import kappa_in_lambda_over_m  # course builds on this module
+
+    reword = kappa_in_lambda_over_m(problem.f, problem.args, problem.kwargs, problem.layout)
+    if reword is None:
+        return extension
+    if extension is None:
+        return Extension(reword=reword)
+    return replace(extension, reword=reword)
 
 
 def _fixed_randomness(
