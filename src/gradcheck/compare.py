@@ -403,10 +403,11 @@ def _kinks_at_zero(
     suspicious. Where the one-sided slopes differ by more than half the larger (a stationary
     point of a smooth f does too: x² at 0), they are taken again at half the step (2 calls): a
     kink keeps its gap, a smooth f halves it. Returns the kinks (a warning, not a failure)."""
+    at_zero = checked[x[checked] == 0]  # first, and cheaply: nearly always none
+    if not at_zero.size:
+        return at_zero, Seen()
+    zero = np.isin(checked, at_zero) & np.isin(checked, est.idx)
     pos = np.searchsorted(est.idx, checked)
-    zero = (x[checked] == 0) & np.isin(checked, est.idx)
-    if not np.any(zero):
-        return np.array([], dtype=np.intp), Seen()
     h = est.step[pos]
     up, down = (est.f_plus[pos] - f0) / h, (f0 - est.f_minus[pos]) / h
     gap = np.abs(up - down)

@@ -367,8 +367,9 @@ def kappa_in_lambda_over_m(
     if layout is None:
         return None
     try:
-        params = list(inspect.signature(f).parameters)
-        bound = inspect.signature(f).bind_partial(None, *args, **kwargs).arguments
+        signature = inspect.signature(f)
+        params = list(signature.parameters)
+        bound = signature.bind_partial(None, *args, **kwargs).arguments
     except (TypeError, ValueError):
         return None
     by_alias = {p.lower(): p for p in params}

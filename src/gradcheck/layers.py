@@ -24,6 +24,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .layout import Layout
+from .params import reshaped
 from .pipeline import Extension, Findings, at_points, make_settings, run
 from .problem import make_problem
 from .report import Diagnosis, Report
@@ -121,18 +122,9 @@ class _Layer:
 
 
 def _shaped(name: str, g: Any, shape: tuple[int, ...]) -> np.ndarray:
-    g = np.asarray(g, dtype=float)
-    if (
-        g.shape != shape
-        and g.size == int(np.prod(shape))
-        and g.squeeze().shape == tuple(d for d in shape if d != 1)
-    ):
-        return g.reshape(shape)  # (1, D) for (D,): the same numbers
-    if g.shape != shape:
-        raise ValueError(
-            f"the gradient d{name} must have the shape of {name}, {shape}, got {g.shape}."
-        )
-    return g
+    """A gradient in its input's shape: (1, D) for (D,) is the same numbers (see
+    :func:`gradcheck.params.reshaped`)."""
+    return reshaped(np.asarray(g, dtype=float), shape, f"the gradient d{name}", name)
 
 
 def check_layer(

@@ -106,20 +106,23 @@ class DictProblem:
 
     def _shaped(self, key: Hashable, g: np.ndarray) -> np.ndarray:
         shape = self.layout.blocks[block_name(key)]
-        if g.shape == shape:
-            return g
-        if g.size == int(np.prod(shape)) and _squeezed(g.shape) == _squeezed(shape):
+        if g.shape != shape:
             note = f"the gradient of {key!r} has shape {g.shape}, the parameter {shape}: reshaped."
+            g = reshaped(g, shape, f"the gradient of {key!r}", "the parameter")
             if note not in self.notes:
                 self.notes.append(note)
-            return g.reshape(shape)
-        raise ValueError(
-            f"the gradient of {key!r} must have the parameter's shape {shape}, got {g.shape}."
-        )
+        return g
 
 
-def _squeezed(shape: tuple[int, ...]) -> tuple[int, ...]:
-    return tuple(d for d in shape if d != 1)
+def reshaped(g: np.ndarray, shape: tuple[int, ...], what: str, of: str) -> np.ndarray:
+    """``g`` in ``shape`` when it holds the same numbers up to dimensions of size 1 ((1, D) for
+    (D,)); else a ValueError saying ``what`` must have the shape ``of`` has."""
+    if g.shape == shape:
+        return g
+    squeeze = lambda s: tuple(d for d in s if d != 1)
+    if g.size == int(np.prod(shape)) and squeeze(g.shape) == squeeze(shape):
+        return g.reshape(shape)
+    raise ValueError(f"{what} must have the shape of {of}, {shape}, got {g.shape}.")
 
 
 def check_model(net: Any, *args: Any, **options: Any) -> Any:
