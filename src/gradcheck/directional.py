@@ -158,7 +158,7 @@ class _Tester:
     def release(self) -> None:
         """Give back the memory kept for drawing directions and building points."""
         self._draw = None
-        self.ev.spare.clear()
+        self.ev.ledger.spare.clear()
 
     def direction(self, group: Group) -> tuple[slice | np.ndarray, np.ndarray]:
         """A group's (flat indices, values), drawn into the reused memory: valid until the
@@ -200,7 +200,7 @@ class _Tester:
         x, a = self.x, self.analytic
         flat = root.flat(positions)
         whole = isinstance(flat, slice) and flat.start == 0 and flat.stop == x.size
-        plus, minus = self.ev.spare.take(x), self.ev.spare.take(x)
+        plus, minus = self.ev.ledger.spare.take(x), self.ev.ledger.spare.take(x)
         if not whole:
             np.copyto(plus, x)
             np.copyto(minus, x)

@@ -411,15 +411,37 @@ class _Sink:
 
 @dataclass
 class Ledger:
-    """Calls of the user's function and seconds inside it; evaluators of one check share it."""
+    """The running state of one check, shared by its evaluators (and the only running state
+    there is): calls of the user's function and seconds inside it, memory reused for points of
+    n entries, and what was sent once to an executor's workers (f pickled by value, its Dask
+    futures), kept so that it is sent once per check."""
 
     calls: int = 0
     seconds: float = 0.0
+    spare: Spare = field(default_factory=Spare, repr=False)
+    sent: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def spend(self, t0: float, calls: int) -> None:
+        """Count ``calls`` evaluations of f that began at ``t0`` (``time.perf_counter``)."""
+        self.seconds += time.perf_counter() - t0
+        self.calls += calls
+
+    @property
+    def per_call(self) -> float:
+        """Seconds per call of f so far (0 before the first)."""
+        return self.seconds / max(self.calls, 1)
 
 
-@dataclass
+# A runner evaluates the points ``todo`` (index → checkpoint key) of ``points`` into the sink:
+# it is given f (the Call) and the check's ledger, never an evaluator (see RUNNERS).
+Runner = Callable[[Call, Ledger, Points, dict[int, str], _Sink], None]
+
+
+@dataclass(frozen=True)
 class Evaluator:
-    """Calls ``f(point, *args, **kwargs)`` on copies of points, counting calls and time."""
+    """Calls ``f(point, *args, **kwargs)`` on copies of points, counting calls and time in the
+    ledger. A value: what it holds never changes (a checkpoint opened later makes a new one,
+    ``dataclasses.replace``); the running state is the ledger's."""
 
     f: Callable[..., Any]
     args: tuple = ()
@@ -431,9 +453,6 @@ class Evaluator:
     checkpoint: Checkpoint | None = None
     timeout: float | None = None  # seconds a call of f may take
     ledger: Ledger = field(default_factory=Ledger)
-    spare: Spare = field(default_factory=Spare, repr=False)
-    _payload: tuple[str, bytes] | None = field(default=None, repr=False)
-    _scattered: tuple[Any, Any] | None = field(default=None, repr=False)
 
     @property
     def calls(self) -> int:
@@ -449,54 +468,21 @@ class Evaluator:
         """f with its arguments (built once: it is called for every point)."""
         return Call(self.f, tuple(self.args), dict(self.kwargs), self.timeout)
 
-    def _spent(self, t0: float, calls: int) -> None:
-        self.ledger.seconds += time.perf_counter() - t0
-        self.ledger.calls += calls
+    @cached_property
+    def runner(self) -> Runner:
+        """How the points are evaluated: the row of RUNNERS this evaluator's options pick."""
+        if self.executor is not None:
+            from .executors import Pool  # the executor runner, its payload and Dask rows
 
-    @contextmanager
-    def _inside_f(self, calls: int, where: str | Callable[[], str]) -> Iterator[None]:
-        """Time and count ``calls`` evaluations of f (a batch); an exception gets a note saying
-        where."""
-        t0 = time.perf_counter()
-        try:
-            yield
-        except Exception as exc:
-            _raised_at(exc, where)
-            raise
-        except _Alarm:
-            raise self._timeout(where) from None
-        finally:
-            self._spent(t0, calls)
-
-    def _timed(
-        self, point: np.ndarray, where: str | Callable[[], str], copy: bool = True
-    ) -> tuple[Any, bool]:
-        """One call of f, counted and timed; an exception gets a note saying where. (The hot
-        path: written out rather than through ``_inside_f``, whose generator costs 0.5 µs.)"""
-        into = None
-        if copy and point.ndim == 1 and point.size >= REUSED:
-            into = self.spare.hand(self.spare.take(point))
-        t0 = time.perf_counter()
-        try:
-            return self.call(point, copy=copy, into=into)
-        except Exception as exc:
-            _raised_at(exc, where)
-            raise
-        except _Alarm:
-            raise self._timeout(where) from None
-        finally:
-            self._spent(t0, 1)
-
-    def _timeout(self, where: str | Callable[[], str]) -> FunctionTimeout:
-        """The error of a call past ``timeout``, naming the point (a note says where, as for an
-        error of f's own)."""
-        exc = FunctionTimeout(cast(float, self.timeout), _text(where))
-        _raised_at(exc, where)
-        return exc
+            return cast(Runner, Pool(self.executor, self.workers).run)
+        return RUNNERS["batched" if self.vectorized else "serial"]
 
     def outputs(self, points: Points) -> list[Any]:
         """What f returns at each point, as it returns it (a vector for ``check_jacobian``)."""
-        return [self._timed(p, partial(points.where, k))[0] for k, p in enumerate(points)]
+        return [
+            timed(self.call, self.ledger, p, partial(points.where, k))[0]
+            for k, p in enumerate(points)
+        ]
 
     def at(self, point: np.ndarray, where: str | Callable[[], str] = "at x") -> Output:
         """Evaluate at one point; returns the cost and gradient as ``f`` gave them.
@@ -505,10 +491,10 @@ class Evaluator:
         that naming the entry costs nothing on the hot path.
         """
         if self.vectorized:
-            out, mutated = self._timed(point[None, :], where)
+            out, mutated = timed(self.call, self.ledger, point[None, :], where)
             out = (np.asarray(out).reshape(-1)[0], None)
         else:
-            out, mutated = self._timed(point, where)
+            out, mutated = timed(self.call, self.ledger, point, where)
         cost, grad = split_output(out)
         seen = Seen(frozenset({np.asarray(cost).dtype.name}), _text(where) if mutated else None)
         return Output(cost, grad, seen)
@@ -522,16 +508,11 @@ class Evaluator:
             np.full(len(points), np.nan, dtype=complex),
             np.zeros(len(points), dtype=bool),
             self.checkpoint,
-            self._progress_bar(len(points)),
+            _progress_bar(self.progress, self.ledger, len(points)),
         )
         try:
-            todo = self._from_checkpoint(points, sink)
-            if self.executor is not None:
-                self._on_executor(points, todo, sink)
-            elif self.vectorized:
-                self._batched(points, todo, sink)
-            else:
-                self._serial(points, todo, sink)
+            todo = _from_checkpoint(self.checkpoint, points, sink)
+            self.runner(self.call, self.ledger, points, todo, sink)
         except KeyboardInterrupt:
             sink.interrupted = True
         except FunctionTimeout as exc:
@@ -546,97 +527,164 @@ class Evaluator:
             values = np.real(values)
         return Costs(values, sink.seen())
 
-    def _from_checkpoint(self, points: Points, sink: _Sink) -> dict[int, str]:
-        """The points still to evaluate, in order, each with its checkpoint key (``""``
-        without a checkpoint); the others are filled in."""
-        if self.checkpoint is None:
-            return dict.fromkeys(range(len(points)), "")
-        todo = {}
-        for k, p in enumerate(points):
-            key = point_key(p)
-            hit = self.checkpoint.get(key)
-            if hit is None:
-                todo[k] = key
-            else:
-                sink.values[k], sink.done[k] = hit, True
-        return todo
 
-    def _serial(self, points: Points, wanted: dict[int, str], sink: _Sink) -> None:
-        each = iter(points)
-        for k in range(len(points)):  # not enumerate(): its tuple would keep the last point
-            p = next(each)
-            if k not in wanted:
-                continue
-            if points.owned:  # handed to f as it is: its memory may serve a later point
-                self.spare.hand(p)
-            out, mutated = self._timed(p, partial(points.where, k), copy=not points.owned)
-            cost, dtype = _cost(out)
-            sink.store(k, wanted[k], cost, dtype, mutated, points.where)
-            del p, out  # before the next point is built: nothing here refers to this one
+@contextmanager
+def inside_f(
+    call: Call, ledger: Ledger, calls: int, where: str | Callable[[], str]
+) -> Iterator[None]:
+    """Time and count ``calls`` evaluations of f (a batch); an exception gets a note saying
+    where."""
+    t0 = time.perf_counter()
+    try:
+        yield
+    except Exception as exc:
+        _raised_at(exc, where)
+        raise
+    except _Alarm:
+        raise timeout_error(call, where) from None
+    finally:
+        ledger.spend(t0, calls)
 
-    def _batched(self, points: Points, wanted: dict[int, str], sink: _Sink) -> None:
-        if points.coordinates is not None and isinstance(self.f, BuildsPoints):
-            self._coordinates(points, wanted, sink)
-            return
-        batch: list[int] = []  # the points in the stack's rows
-        stack: np.ndarray | None = None  # rows of the batch (copied for f unless reads_only)
-        for k, p in enumerate(points):
-            if k in wanted:
-                if stack is None:  # the points' dtype: complex for the complex step
-                    stack = np.empty((min(BATCH, len(wanted)), p.size), dtype=p.dtype)
-                stack[len(batch)] = p  # the one copy of the buffer's point
-                batch.append(k)
-                if points.owned:
-                    self.spare.hand(p)  # copied: its memory may serve a later point
-            if len(batch) == BATCH or (batch and k == len(points) - 1):
-                ks = np.array(batch, dtype=np.intp)
-                self._run_batch(points, ks, wanted, cast(np.ndarray, stack)[: ks.size], sink)
-                batch = []
 
-    def _coordinates(self, points: Points, keys: dict[int, str], sink: _Sink) -> None:
-        """Batches of (entry, value) pairs to a function that builds the points itself: a point
-        of n entries never exists here (n in the millions, the function on a GPU)."""
-        entries, values = points.coordinates  # type: ignore[misc]
-        base = points.x.copy()
-        base.flags.writeable = False  # the function may keep it; nobody may change it
-        f = cast(BuildsPoints, self.f)
-        size, build = int(f.batch_size or BATCH), f.coordinates
-        order = np.fromiter(keys, dtype=np.intp, count=len(keys))
-        for start in range(0, order.size, size):
-            ks = order[start : start + size]
-            with self._inside_f(ks.size, partial(_batch_text, points, ks.size, int(ks[0]))):
-                out = build(base, entries[ks], values[ks], *self.args, **self.kwargs)
-            sink.store_many(ks, keys, out, False, str)
+def timed(
+    call: Call,
+    ledger: Ledger,
+    point: np.ndarray,
+    where: str | Callable[[], str],
+    copy: bool = True,
+) -> tuple[Any, bool]:
+    """One call of f, counted and timed; an exception gets a note saying where. (The hot path:
+    written out rather than through ``inside_f``, whose generator costs 0.5 µs.)"""
+    into = None
+    if copy and point.ndim == 1 and point.size >= REUSED:
+        into = ledger.spare.hand(ledger.spare.take(point))
+    t0 = time.perf_counter()
+    try:
+        return call(point, copy=copy, into=into)
+    except Exception as exc:
+        _raised_at(exc, where)
+        raise
+    except _Alarm:
+        raise timeout_error(call, where) from None
+    finally:
+        ledger.spend(t0, 1)
 
-    def _run_batch(
-        self, points: Points, ks: np.ndarray, keys: dict[int, str], stack: np.ndarray, sink: _Sink
-    ) -> None:
-        # An f that declares ``reads_only`` (it copies what it reads, and neither writes into
-        # nor keeps its input: the torch adapter) is handed the batch's rows as they are,
-        # watched on a sample; any other f gets a private copy.
-        private = not reads_only(self.f)
-        first = int(ks[0])
-        with self._inside_f(ks.size, partial(_batch_text, points, ks.size, first)):
-            out, mutated = self.call(stack, copy=private)
-        sink.store_many(ks, keys, out, mutated, lambda k: f"on a batch starting {points.where(k)}")
 
-    def _on_executor(self, points: Points, wanted: dict[int, str], sink: _Sink) -> None:
-        from .executors import on_executor  # the executor runner, its payload and Dask rows
+def timeout_error(call: Call, where: str | Callable[[], str]) -> FunctionTimeout:
+    """The error of a call past its timeout, naming the point (a note says where, as for an
+    error of f's own)."""
+    exc = FunctionTimeout(cast(float, call.timeout), _text(where))
+    _raised_at(exc, where)
+    return exc
 
-        on_executor(self, points, wanted, sink)
 
-    def _progress_bar(self, total: int) -> Any:
-        show = self.progress
-        if show is None:
-            # Only on a terminal, and only when the work will take more than about 2 s.
-            per_call = self.seconds_in_f / max(self.calls, 1)
-            show = sys.stderr.isatty() and per_call * total > 2.0
-        if not show or total == 0:
-            return None
-        from rich.console import Console
-        from rich.progress import Progress
+def _from_checkpoint(checkpoint: Checkpoint | None, points: Points, sink: _Sink) -> dict[int, str]:
+    """The points still to evaluate, in order, each with its checkpoint key (``""`` without a
+    checkpoint); the others are filled in."""
+    if checkpoint is None:
+        return dict.fromkeys(range(len(points)), "")
+    todo = {}
+    for k, p in enumerate(points):
+        key = point_key(p)
+        hit = checkpoint.get(key)
+        if hit is None:
+            todo[k] = key
+        else:
+            sink.values[k], sink.done[k] = hit, True
+    return todo
 
-        progress = Progress(console=Console(stderr=True), transient=True)
-        task = progress.add_task("gradcheck: evaluating f", total=total)
-        progress.start()
-        return progress, task
+
+def serial(call: Call, ledger: Ledger, points: Points, wanted: dict[int, str], sink: _Sink) -> None:
+    """One point at a time."""
+    each = iter(points)
+    for k in range(len(points)):  # not enumerate(): its tuple would keep the last point
+        p = next(each)
+        if k not in wanted:
+            continue
+        if points.owned:  # handed to f as it is: its memory may serve a later point
+            ledger.spare.hand(p)
+        out, mutated = timed(call, ledger, p, partial(points.where, k), copy=not points.owned)
+        cost, dtype = _cost(out)
+        sink.store(k, wanted[k], cost, dtype, mutated, points.where)
+        del p, out  # before the next point is built: nothing here refers to this one
+
+
+def batched(
+    call: Call, ledger: Ledger, points: Points, wanted: dict[int, str], sink: _Sink
+) -> None:
+    """``BATCH`` points at a time, as the rows of one (k, n) array (``vectorized=True``); a
+    function that builds its points itself is given (entry, value) pairs instead."""
+    if points.coordinates is not None and isinstance(call.f, BuildsPoints):
+        coordinates(call, ledger, points, wanted, sink)
+        return
+    batch: list[int] = []  # the points in the stack's rows
+    stack: np.ndarray | None = None  # rows of the batch (copied for f unless reads_only)
+    for k, p in enumerate(points):
+        if k in wanted:
+            if stack is None:  # the points' dtype: complex for the complex step
+                stack = np.empty((min(BATCH, len(wanted)), p.size), dtype=p.dtype)
+            stack[len(batch)] = p  # the one copy of the buffer's point
+            batch.append(k)
+            if points.owned:
+                ledger.spare.hand(p)  # copied: its memory may serve a later point
+        if len(batch) == BATCH or (batch and k == len(points) - 1):
+            ks = np.array(batch, dtype=np.intp)
+            _run_batch(call, ledger, points, ks, wanted, cast(np.ndarray, stack)[: ks.size], sink)
+            batch = []
+
+
+def coordinates(
+    call: Call, ledger: Ledger, points: Points, keys: dict[int, str], sink: _Sink
+) -> None:
+    """Batches of (entry, value) pairs to a function that builds the points itself: a point of
+    n entries never exists here (n in the millions, the function on a GPU)."""
+    entries, values = points.coordinates  # type: ignore[misc]
+    base = points.x.copy()
+    base.flags.writeable = False  # the function may keep it; nobody may change it
+    f = cast(BuildsPoints, call.f)
+    size, build = int(f.batch_size or BATCH), f.coordinates
+    order = np.fromiter(keys, dtype=np.intp, count=len(keys))
+    for start in range(0, order.size, size):
+        ks = order[start : start + size]
+        with inside_f(call, ledger, ks.size, partial(_batch_text, points, ks.size, int(ks[0]))):
+            out = build(base, entries[ks], values[ks], *call.args, **call.kwargs)
+        sink.store_many(ks, keys, out, False, str)
+
+
+def _run_batch(
+    call: Call,
+    ledger: Ledger,
+    points: Points,
+    ks: np.ndarray,
+    keys: dict[int, str],
+    stack: np.ndarray,
+    sink: _Sink,
+) -> None:
+    # An f that declares ``reads_only`` (it copies what it reads, and neither writes into nor
+    # keeps its input: the torch adapter) is handed the batch's rows as they are, watched on a
+    # sample; any other f gets a private copy.
+    private = not reads_only(call.f)
+    first = int(ks[0])
+    with inside_f(call, ledger, ks.size, partial(_batch_text, points, ks.size, first)):
+        out, mutated = call(stack, copy=private)
+    sink.store_many(ks, keys, out, mutated, lambda k: f"on a batch starting {points.where(k)}")
+
+
+# The ways to evaluate a set of points, by name; the executor runner (processes, threads, a
+# Dask cluster) is gradcheck.executors.Pool.run.
+RUNNERS: dict[str, Runner] = {"serial": serial, "batched": batched, "coordinates": coordinates}
+
+
+def _progress_bar(show: bool | None, ledger: Ledger, total: int) -> Any:
+    if show is None:
+        # Only on a terminal, and only when the work will take more than about 2 s.
+        show = sys.stderr.isatty() and ledger.per_call * total > 2.0
+    if not show or total == 0:
+        return None
+    from rich.console import Console
+    from rich.progress import Progress
+
+    progress = Progress(console=Console(stderr=True), transient=True)
+    task = progress.add_task("gradcheck: evaluating f", total=total)
+    progress.start()
+    return progress, task

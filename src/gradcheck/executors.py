@@ -18,83 +18,111 @@ import threading
 import time
 from collections import deque
 from concurrent.futures import BrokenExecutor, Executor, Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any, cast
 
 import numpy as np
 
 from .evaluate import (
     Call,
-    Evaluator,
     FunctionTimeout,
+    Ledger,
     Points,
     _Alarm,
     _cost,
     _raised_at,
     _Sink,
+    timeout_error,
 )
 
 CHUNK = 1024  # most points in one task on an executor (about four tasks a worker)
 CHUNK_SECONDS = 0.25  # and at most this much work: a kill loses no more than a chunk's
 
 
-def on_executor(ev: Evaluator, points: Points, wanted: dict[int, str], sink: _Sink) -> None:
-    """Evaluate the points ``wanted`` on ``ev.executor``, into ``sink``."""
-    # Work travels in chunks: x and f (with the data it holds) once per chunk, then only
-    # the entries each point changes; only costs travel back.
-    todo = list(wanted.items())
-    remote = _Remote(ev, points, sink)
-    workers = executor_workers(ev.executor, ev.workers)
-    size = max(1, min(CHUNK, -(-len(todo) // (4 * workers))))
-    per_call = ev.seconds_in_f / max(ev.calls, 1)
-    if per_call > 0:  # a chunk's results are saved when it returns: keep chunks short
-        size = max(1, min(size, int(CHUNK_SECONDS / per_call)))
-    in_flight: deque[tuple[list[tuple[int, str]], Future]] = deque()
-    t0 = time.perf_counter()
-    try:
-        for start in range(0, len(todo), size):
-            chunk = todo[start : start + size]
-            in_flight.append((chunk, remote.submit([points.change(k) for k, _ in chunk])))
-            while len(in_flight) >= 2 * workers + 2:
+@dataclass(frozen=True)
+class Pool:
+    """The executor runner's row: an executor, and how many evaluations it runs at once."""
+
+    executor: Executor
+    workers: int | None = None  # default: as a Dask client says, or the CPU count
+
+    def run(
+        self, call: Call, ledger: Ledger, points: Points, wanted: dict[int, str], sink: _Sink
+    ) -> None:
+        """Evaluate the points ``wanted`` on the executor, into ``sink`` (a Runner)."""
+        # Work travels in chunks: x and f (with the data it holds) once per chunk, then only
+        # the entries each point changes; only costs travel back.
+        todo = list(wanted.items())
+        remote = _Remote(self.executor, call, ledger, points, sink)
+        workers = executor_workers(self.executor, self.workers)
+        size = max(1, min(CHUNK, -(-len(todo) // (4 * workers))))
+        if ledger.per_call > 0:  # a chunk's results are saved when it returns: keep them short
+            size = max(1, min(size, int(CHUNK_SECONDS / ledger.per_call)))
+        in_flight: deque[tuple[list[tuple[int, str]], Future]] = deque()
+        t0 = time.perf_counter()
+        try:
+            for start in range(0, len(todo), size):
+                chunk = todo[start : start + size]
+                in_flight.append((chunk, remote.submit([points.change(k) for k, _ in chunk])))
+                while len(in_flight) >= 2 * workers + 2:
+                    remote.collect(*in_flight.popleft())
+            while in_flight:
                 remote.collect(*in_flight.popleft())
-        while in_flight:
-            remote.collect(*in_flight.popleft())
-    finally:
-        for _, fut in in_flight:
-            fut.cancel()
-        remote.close()
-        ev._spent(t0, 0)
+        finally:
+            for _, fut in in_flight:
+                fut.cancel()
+            remote.close()
+            ledger.spend(t0, 0)  # the calls are counted as their chunks return
 
 
-def scattered(ev: Evaluator, client: Any, again: bool = False) -> Any:
-    """The payload, sent once to every worker of a Dask client (a future of it); ``again``
-    sends it anew (the workers that held it died)."""
-    if again or ev._scattered is None or ev._scattered[0] is not client:
+def scattered(call: Call, ledger: Ledger, client: Any, again: bool = False) -> Any:
+    """The payload, sent once to every worker of a Dask client (a future of it, kept in the
+    ledger); ``again`` sends it anew (the workers that held it died)."""
+    key = f"dask {id(client)}"
+    held = ledger.sent.get(key)
+    if again or held is None or held[0] is not client or not _same(held[1], call):
         # hash=False: a key of its own. Hashed by content, a second check of the same f on
         # the same client got the first one's key, and lost the data when the first check's
         # future was released (every evaluation then failed: found by re-checking on one
         # client, tested).
-        future = client.scatter(payload(ev), broadcast=True, hash=False)
-        ev._scattered = (client, future)
-    return ev._scattered[1]
+        future = client.scatter(payload(call, ledger), broadcast=True, hash=False)
+        ledger.sent[key] = held = (client, call, future)
+    return held[2]
 
 
-def payload(ev: Evaluator) -> tuple[str, bytes]:
-    """The function and its arguments, pickled by value once (cloudpickle), with a key."""
-    if ev._payload is not None:
-        return ev._payload
+def payload(call: Call, ledger: Ledger) -> tuple[str, bytes]:
+    """The function and its arguments, pickled by value once per check (cloudpickle, kept in
+    the ledger), with a key."""
+    key = f"payload {id(call.f)}"
+    held = ledger.sent.get(key)
+    if held is not None and _same(held[0], call):
+        return cast(tuple[str, bytes], held[1])
     try:
         import cloudpickle
 
-        blob = cloudpickle.dumps(ev.call)
+        blob = cloudpickle.dumps(call)
     except Exception as exc:  # noqa: BLE001 (pickling fails with many exception types)
         raise TypeError(
-            f"executor= needs a function that can be pickled, and f ({ev.f!r}) cannot: "
+            f"executor= needs a function that can be pickled, and f ({call.f!r}) cannot: "
             f"{type(exc).__name__}: {exc}. Objects such as open files, locks or live "
             "connections cannot travel to another process: create them inside f, or use a "
             "ThreadPoolExecutor."
         ) from None
-    ev._payload = (hashlib.sha1(blob).hexdigest(), blob)
-    return ev._payload
+    ledger.sent[key] = (call, (hashlib.sha1(blob).hexdigest(), blob))
+    return cast(tuple[str, bytes], ledger.sent[key][1])
+
+
+def _same(a: Call, b: Call) -> bool:
+    """The same function with the same argument objects (evaluators of one check built from
+    one another: what was sent for one serves the other)."""
+    return (
+        a.f is b.f
+        and a.timeout == b.timeout
+        and len(a.args) == len(b.args)
+        and all(p is q for p, q in zip(a.args, b.args, strict=True))
+        and a.kwargs.keys() == b.kwargs.keys()
+        and all(a.kwargs[k] is b.kwargs[k] for k in a.kwargs)
+    )
 
 
 _WORKER_CALLS: dict[str, Call] = {}  # in a worker process: the functions it has unpickled
@@ -141,18 +169,20 @@ class _Remote:
     evaluation kills a worker again is named and the rest of the work is kept.
     """
 
-    def __init__(self, ev: Evaluator, points: Points, sink: _Sink) -> None:
-        self.ev, self.points, self.sink = ev, points, sink
-        self.executor: Any = ev.executor
+    def __init__(
+        self, executor: Executor, call: Call, ledger: Ledger, points: Points, sink: _Sink
+    ) -> None:
+        self.call, self.ledger, self.points, self.sink = call, ledger, points, sink
+        self.executor: Any = executor
         self.own: Executor | None = None
         threads = isinstance(self.executor, ThreadPoolExecutor)
-        self.payload: Any = ev.call if threads else payload(ev)
+        self.payload: Any = call if threads else payload(call, ledger)
         self.options: dict[str, Any] = {}
         self.dask = is_dask_client(self.executor)
         if self.dask:
             # A Dask client: the function and its data go to every worker once (scatter), and
             # each task carries only a reference to them.
-            self.payload, self.options = scattered(ev, self.executor), {"pure": False}
+            self.payload, self.options = scattered(call, ledger, self.executor), {"pure": False}
 
     def submit(self, changes: list[tuple[Any, np.ndarray]]) -> Future:
         x = self.points.x
@@ -172,13 +202,13 @@ class _Remote:
             self._store(chunk[: exc.gradcheck_position], getattr(exc, "gradcheck_done", []))
             where = self.points.where(chunk[exc.gradcheck_position][0])
             if isinstance(exc, FunctionTimeout):
-                raise self.ev._timeout(where) from None
+                raise timeout_error(self.call, where) from None
             _raised_at(exc, where)
             raise
         self._store(chunk, results)
 
     def _store(self, chunk: list[tuple[int, str]], results: list[tuple[Any, str, bool]]) -> None:
-        self.ev.ledger.calls += len(chunk)
+        self.ledger.calls += len(chunk)
         for (k, key), (cost, dtype, mutated) in zip(chunk, results, strict=True):
             self.sink.store(k, key, cost, dtype, mutated, self.points.where)
         if self.sink.checkpoint is not None:  # each chunk's results on disk as it returns
@@ -200,7 +230,7 @@ class _Remote:
                     break
                 except Exception as exc:
                     if isinstance(exc, FunctionTimeout):
-                        raise self.ev._timeout(self.points.where(k)) from None
+                        raise timeout_error(self.call, self.points.where(k)) from None
                     if hasattr(exc, "gradcheck_position"):
                         _raised_at(exc, self.points.where(k))
                         raise
@@ -217,7 +247,7 @@ class _Remote:
 
     def _rescatter(self) -> None:
         """Send f and its data to the workers again (those that held them died)."""
-        self.payload = scattered(self.ev, self.executor, again=True)
+        self.payload = scattered(self.call, self.ledger, self.executor, again=True)
 
     def _replace_broken(self) -> None:
         """A pool whose worker died refuses all work: go on with one fresh process of ours."""
@@ -229,7 +259,7 @@ class _Remote:
         self.own = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
         self.executor = self.own
         if isinstance(self.payload, Call):  # threads broke? never; processes need a payload
-            self.payload = payload(self.ev)
+            self.payload = payload(self.call, self.ledger)
 
     def close(self) -> None:
         if self.own is not None:

@@ -497,7 +497,7 @@ def run(
             judged = _directional(ev, problem, settings, probes, rng)
         else:
             judged = _full(ev, problem, settings, probes, plan, rng)
-    return _report(problem, settings, ev, clock, judged.probes, judged, extension, printed)
+    return _report(problem, settings, judged.ev, clock, judged.probes, judged, extension, printed)
 
 
 def make_plan(
@@ -508,7 +508,7 @@ def make_plan(
     n, scheme = problem.n, settings.scheme
     mode = settings.mode
     if mode == "auto":
-        per_call = ev.seconds_in_f / max(ev.calls, 1)
+        per_call = ev.ledger.per_call
         workers = executor_workers(settings.executor, settings.workers) if settings.executor else 1
         full = n <= 100 or scheme.evaluations * n * per_call / workers <= AUTO_FULL_SECONDS
         mode = "full" if full else "directional"
@@ -530,6 +530,7 @@ class Judged(NamedTuple):
     steps: np.ndarray
     comparison: Comparison
     stateful: list[Diagnosis]
+    ev: Evaluator  # the evaluator the stages ended with (its checkpoint, if any)
 
 
 def _full(
@@ -542,7 +543,7 @@ def _full(
 ) -> Judged:
     """Full and sample mode: determinism, noise, tolerances, every entry, history."""
     probes = determinism(ev, problem, probes)
-    _attach_checkpoint(ev, problem, settings, probes)
+    ev = _with_checkpoint(ev, problem, settings, probes)
     x, f0, scheme = problem.x, probes.cost, settings.scheme
     noise = estimate_noise(
         ev,
@@ -584,7 +585,7 @@ def _full(
         found, seen = history(ev, problem, probes, after=ev.calls - probes.calls)
         stateful = stateful or found  # the first time it showed is enough
         comparison = replace(comparison, seen=comparison.seen | seen)
-    return Judged(probes, noise, tol, steps, comparison, stateful)
+    return Judged(probes, noise, tol, steps, comparison, stateful, ev)
 
 
 def _directional(
@@ -593,7 +594,7 @@ def _directional(
     """Directional mode: three directions (noise measured only if a failure is borderline),
     localisation if they fail, then f at x again — the history and determinism probe in one.
     A function found to vary at random is checked again with that spread as its noise."""
-    _attach_checkpoint(ev, problem, settings, probes)
+    ev = _with_checkpoint(ev, problem, settings, probes)
     notes: tuple[str, ...] = ()
     if settings.method not in ("auto", "central"):
         notes += (
@@ -647,7 +648,7 @@ def _directional(
         )
         notes = (note, *full.comparison.notes)
         return full._replace(comparison=replace(full.comparison, notes=notes))
-    return Judged(probes, noise, tol, np.array([step]), comparison, [])
+    return Judged(probes, noise, tol, np.array([step]), comparison, [], ev)
 
 
 def tolerances(problem: Problem, settings: Settings, probes: Probes, noise: Noise) -> Tolerances:
@@ -671,15 +672,18 @@ def precision(problem: Problem, probes: Probes, noise: Noise | None = None) -> f
     return max(eps, FLOAT32_EPS) if noise is not None and noise.float32 else eps
 
 
-def _attach_checkpoint(ev: Evaluator, problem: Problem, settings: Settings, probes: Probes) -> None:
-    """Open the checkpoint of this problem (keyed by its fingerprint), once: a full check after
-    a directional attempt keeps it. Its notes join the report's when it is closed."""
+def _with_checkpoint(
+    ev: Evaluator, problem: Problem, settings: Settings, probes: Probes
+) -> Evaluator:
+    """The evaluator with the checkpoint of this problem (keyed by its fingerprint, which needs
+    the first probes), opened once: a full check after a directional attempt keeps it. Its
+    notes join the report's when it is closed."""
     if settings.checkpoint is None or ev.checkpoint is not None:
-        return
+        return ev
     fp = fingerprint(
         problem.x, settings.key(), __version__, probes.cost, probes.analytic, probes.spread
     )
-    ev.checkpoint = Checkpoint.open(settings.checkpoint, fp)
+    return replace(ev, checkpoint=Checkpoint.open(settings.checkpoint, fp))
 
 
 def _diagnoses(
