@@ -194,17 +194,15 @@ def test_a_direction_is_drawn_the_same_on_any_range():
 def test_the_points_and_sums_of_a_direction_match_its_values():
     """x ± s·v and the sums behind a direction's tolerance, built part by part, against the
     same numbers computed from the direction's values in one piece."""
-    from gradcheck.compare import Tolerances
-    from gradcheck.directional import _Tester
-    from gradcheck.evaluate import Evaluator
+    from gradcheck.directional import along
 
     rng = np.random.default_rng(3)
     n = 80_000
     x, a = 3 * rng.standard_normal(n), rng.standard_normal(n)
-    tester = _Tester(Evaluator(lambda p: 0.0), x, 0.0, a, 1e-16, 1e-5, Tolerances(1e-6, 0.0))
     root = Root(slice(0, n), n, seed=11)
     for positions in (slice(0, n), slice(1_001, 70_000), np.array([5, 17, 79_999, 40_000])):
-        plus, minus, (av, norm, weight, _) = tester._points(root, positions, 0.25)
+        plus, minus = np.full(n, np.nan), np.full(n, np.nan)
+        av, norm, weight, _ = along(x, a, root, positions, 0.25, plus, minus)
         v = root.values(x, positions)
         flat = root.flat(positions)
         for point, sign in ((plus, 1), (minus, -1)):

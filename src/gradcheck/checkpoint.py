@@ -155,108 +155,25 @@ class Checkpoint:
         reasons = [why] if why else []
         while self.places:
             place = self.places.pop(0)
-            reason = self._claim(place)
-            if reason is None:
-                self.path = place
+            claimed = claim(place, self.fingerprint)
+            if isinstance(claimed, Claimed):
+                self.path, self._file = place, claimed.file
+                self._cache, self._trusted = claimed.records, not claimed.records
+                self.notes += claimed.notes
                 if place != first or reasons:
                     self.notes.append(
                         f"checkpoint {first}: {'; '.join(reasons) or 'not this problem'}; this "
                         f"run's evaluations are saved in {place}."
                     )
                 return
-            reasons.append(reason)
-            if reason.startswith("cannot be written"):
+            reasons.append(claimed)
+            if claimed.startswith("cannot be written"):
                 break  # the folder itself refuses: no file beside will do better
         self.notes.append(
             f"checkpoint {first}: {'; '.join(reasons)}. The check goes on without saving its "
             "evaluations."
         )
         self._file = None
-
-    def _claim(self, place: Path) -> str | None:
-        """Take ``place`` for this run: None when done (the file opened, locked, read), or why
-        not."""
-        if place.is_symlink():
-            return f"{place} is a symbolic link (not followed)"
-        if place.is_dir():
-            return f"{place} is a folder"
-        try:
-            fd = os.open(place, os.O_RDWR | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o644)
-            created = True
-        except FileExistsError:
-            created = False
-            try:
-                fd = os.open(place, os.O_RDWR | _NOFOLLOW)
-            except PermissionError:
-                return self._read_only(place)
-        except OSError as exc:
-            return f"cannot be written ({_reason(exc)})"
-        handle = os.fdopen(fd, "r+", encoding="utf-8")
-        if not _lock(handle):
-            handle.close()
-            return f"{place} is in use by another run"
-        self.path, self._file = place, handle
-        if created or os.fstat(fd).st_size == 0:
-            return self._start()
-        if not self._load(place):
-            self._release()
-            return (
-                f"{place} belongs to another problem (another function, point, settings or version)"
-            )
-        return None
-
-    def _read_only(self, place: Path) -> str | None:
-        """A file this run may read but not write: used if it is this problem's."""
-        try:
-            if self._load(place):
-                self.notes.append(f"checkpoint {place} is read-only: read, not written to.")
-                self.path = place
-                return None
-        except OSError as exc:
-            return f"{place} cannot be read ({_reason(exc)})"
-        return f"{place} is read-only and belongs to another problem"
-
-    def _start(self) -> str | None:
-        """Write the header of a file this run begins."""
-        fp = self.fingerprint
-        header = {
-            "format": FORMAT,
-            "key": fp.key,
-            "cost": fp.cost,
-            "signature": list(fp.signature),
-            "spread": fp.spread,
-        }
-        try:
-            assert self._file is not None
-            self._file.seek(0)
-            self._file.truncate()
-            self._file.write(json.dumps(header) + "\n")
-            self._file.flush()
-        except OSError as exc:
-            self._release()
-            return f"cannot be written ({_reason(exc)})"
-        return None
-
-    def _load(self, place: Path) -> bool:
-        """Read the file if it is this problem's; False if it belongs to another."""
-        header, records, skipped = _read(place, self.fingerprint.key)
-        if header is None or not self.fingerprint.matches(header):
-            return False
-        self._cache, self._trusted = records, not records
-        if skipped:
-            self.notes.append(
-                f"checkpoint {place}: {skipped} unreadable line{'s' if skipped > 1 else ''} "
-                "(torn by an interrupted write, or failing its checksum) skipped; those points "
-                "were evaluated again."
-            )
-        if self._file is not None:  # a torn last line: end it before appending
-            self._file.seek(0, os.SEEK_END)
-            if self._file.tell() > 0:
-                with place.open("rb") as raw:
-                    raw.seek(-1, os.SEEK_END)
-                    if raw.read(1) != b"\n":
-                        self._write(["\n"])
-        return True
 
     # ----- reading and recording ---------------------------------------------------------------
 
@@ -318,15 +235,9 @@ class Checkpoint:
     def _write(self, lines: list[str]) -> None:
         assert self._file is not None
         try:
-            self._file.seek(0, os.SEEK_END)
-            self._file.writelines(lines)
-            self._file.flush()
-            os.fsync(self._file.fileno())
+            _append(self._file, lines)
         except OSError as exc:
-            self.notes.append(
-                f"checkpoint {self.path} could not be written ({_reason(exc)}): the check went "
-                "on without saving its evaluations."
-            )
+            self.notes.append(_unsaved(self.path, exc))
             self._release()
 
     def close(self) -> None:
@@ -342,12 +253,129 @@ class Checkpoint:
 
     def _release(self) -> None:
         if self._file is not None:
-            with contextlib.suppress(OSError):
-                self._file.close()  # closing the file releases its lock
+            _close(self._file)
             self._file = None
 
 
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+
+
+class Claimed(NamedTuple):
+    """A file taken for this run: open and locked for appending (None: read, not written),
+    the evaluations it holds, and what was noticed reading it."""
+
+    file: IO[str] | None
+    records: dict[str, Any]
+    notes: tuple[str, ...] = ()
+
+
+def claim(place: Path, fp: Fingerprint) -> Claimed | str:
+    """Take ``place`` for this run (created exclusively, or opened and locked, and read), or
+    say why not."""
+    if place.is_symlink():
+        return f"{place} is a symbolic link (not followed)"
+    if place.is_dir():
+        return f"{place} is a folder"
+    try:
+        fd = os.open(place, os.O_RDWR | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o644)
+        created = True
+    except FileExistsError:
+        created = False
+        try:
+            fd = os.open(place, os.O_RDWR | _NOFOLLOW)
+        except PermissionError:
+            return _read_only(place, fp)
+    except OSError as exc:
+        return f"cannot be written ({_reason(exc)})"
+    handle = os.fdopen(fd, "r+", encoding="utf-8")
+    if not _lock(handle):
+        handle.close()
+        return f"{place} is in use by another run"
+    if created or os.fstat(fd).st_size == 0:
+        try:
+            _start(handle, fp)
+        except OSError as exc:
+            _close(handle)
+            return f"cannot be written ({_reason(exc)})"
+        return Claimed(handle, {})
+    loaded = _load(place, fp, handle)
+    if loaded is None:
+        _close(handle)
+        return f"{place} belongs to another problem (another function, point, settings or version)"
+    return loaded
+
+
+def _read_only(place: Path, fp: Fingerprint) -> Claimed | str:
+    """A file this run may read but not write: used if it is this problem's."""
+    try:
+        loaded = _load(place, fp, None)
+    except OSError as exc:
+        return f"{place} cannot be read ({_reason(exc)})"
+    if loaded is None:
+        return f"{place} is read-only and belongs to another problem"
+    return loaded._replace(
+        notes=(*loaded.notes, f"checkpoint {place} is read-only: read, not written to.")
+    )
+
+
+def _start(handle: IO[str], fp: Fingerprint) -> None:
+    """Write the header of a file this run begins."""
+    header = {
+        "format": FORMAT,
+        "key": fp.key,
+        "cost": fp.cost,
+        "signature": list(fp.signature),
+        "spread": fp.spread,
+    }
+    handle.seek(0)
+    handle.truncate()
+    handle.write(json.dumps(header) + "\n")
+    handle.flush()
+
+
+def _load(place: Path, fp: Fingerprint, handle: IO[str] | None) -> Claimed | None:
+    """The file's evaluations if it is this problem's (None if it belongs to another); a torn
+    last line is ended before anything is appended."""
+    header, records, skipped = _read(place, fp.key)
+    if header is None or not fp.matches(header):
+        return None
+    notes: tuple[str, ...] = ()
+    if skipped:
+        lines = f"{skipped} unreadable line{'s' if skipped > 1 else ''}"
+        notes += (
+            (
+                f"checkpoint {place}: {lines} (torn by an interrupted write, or failing its "
+                "checksum) skipped; those points were evaluated again."
+            ),
+        )
+    if handle is not None:  # a torn last line: end it before appending
+        handle.seek(0, os.SEEK_END)
+        if handle.tell() > 0:
+            with place.open("rb") as raw:
+                raw.seek(-1, os.SEEK_END)
+                torn = raw.read(1) != b"\n"
+            if torn:
+                try:
+                    _append(handle, ["\n"])
+                except OSError as exc:
+                    _close(handle)
+                    handle = None
+                    notes += (_unsaved(place, exc),)
+    return Claimed(handle, records, notes)
+
+
+def _close(handle: IO[str]) -> None:
+    """Close (which releases its lock), whatever is left unwritten."""
+    with contextlib.suppress(OSError):
+        handle.close()
+
+
+def _append(handle: IO[str], lines: list[str]) -> None:
+    """Lines at the end of the file, on disk before this returns (a kill loses nothing)."""
+    handle.seek(0, os.SEEK_END)
+    handle.writelines(lines)
+    handle.flush()
+    os.fsync(handle.fileno())
 
 
 def _lock(handle: IO[str]) -> bool:
@@ -366,6 +394,13 @@ def _lock(handle: IO[str]) -> bool:
 def _shown(value: complex) -> str:
     v = complex(value)
     return f"{v.real:.17g}" if v.imag == 0 else f"{v:.17g}"
+
+
+def _unsaved(place: Path, exc: OSError) -> str:
+    return (
+        f"checkpoint {place} could not be written ({_reason(exc)}): the check went on without "
+        "saving its evaluations."
+    )
 
 
 def _reason(exc: OSError) -> str:

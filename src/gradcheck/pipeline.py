@@ -26,7 +26,7 @@ from .checkpoint import Checkpoint, fingerprint
 from .compare import Comparison, Tolerances, compare_entries
 from .diagnose import crash_notes, degenerate_warnings, diagnose, noise_warnings
 from .differences import METHODS, Scheme, choose_steps, positive_number, positive_step, scheme_of
-from .directional import Context, compare_directions
+from .directional import Remeasured, compare_directions
 from .evaluate import Evaluator, Ledger, Seen
 from .executors import executor_workers
 from .layout import Layout, Order, entry_name
@@ -48,7 +48,7 @@ from .report import Diagnosis, Report
 
 MODES = ("auto", "full", "directional", "sample")
 AUTO_FULL_SECONDS = 10.0  # mode="auto" runs the full check when it should take less than this
-DEFAULT_BUDGET = 2000  # evaluations directional mode may spend localising wrong entries
+DEFAULT_BUDGET = 2000  # calls of f a directional check may make localising (all calls count)
 FULL_AFTER = 200  # and, for small x, at most max(2n + 100, this): then the full check decides
 SAMPLE_SIZE = 100
 MIDWAY_ENTRIES = 500  # full checks of this many entries also probe f's history halfway
@@ -274,7 +274,9 @@ def check(
         in the main thread and in worker processes; not on threads or Dask workers, and not
         inside compiled code that never returns to Python.
     budget : int, optional
-        Evaluations directional mode may spend localising wrong entries (default 2000).
+        The most evaluations of f a directional check makes while it localises wrong entries
+        (default 2000). Every call counts, the first probe and the verdict's directions
+        included: a step of the search is taken only when its calls fit.
     nondet_tol : float, optional
         The largest variation between calls at the same x accepted as noise, relative (to
         |f(x)| for the cost, to the largest gradient entry for the gradient). None accepts a
@@ -603,16 +605,16 @@ def _directional(
     x, f0 = problem.x, probes.cost
     noise = Noise(noise_floor(f0, precision(problem, probes)), None, False, Seen())
 
-    def adopt(found: Noise) -> tuple[float, float, Tolerances]:
+    def adopt(found: Noise) -> Remeasured:
         tol = tolerances(problem, settings, probes, found)
-        return found.eps_f, max(found.relative(f0), EPS) ** (1 / 3), tol
+        return Remeasured(found, found.eps_f, max(found.relative(f0), EPS) ** (1 / 3), tol)
+
+    def remeasure() -> Remeasured:  # the noise measured (8 calls), and what follows from it
+        eps = precision(problem, probes)
+        return adopt(estimate_noise(ev, x, f0, rng, spread=probes.spread, eps=eps))
 
     for attempt in range(2):
-        eps_f, step, tol = adopt(noise)
-        measure = partial(
-            estimate_noise, ev, x, f0, rng, spread=probes.spread, eps=precision(problem, probes)
-        )
-        context = Context(measure, adopt)
+        _, eps_f, step, tol = adopt(noise)
         outcome = compare_directions(
             ev,
             x,
@@ -625,7 +627,7 @@ def _directional(
             # Localising spends no more than a full check would: past that, every entry decides.
             budget=min(settings.budget, max(2 * problem.n + 100, FULL_AFTER)),
             layout=problem.layout,
-            context=context,
+            remeasure=remeasure,
             notes=notes,
         )
         noise, tol, comparison = outcome.noise or noise, outcome.tol, outcome.comparison

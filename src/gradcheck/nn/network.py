@@ -115,28 +115,9 @@ class Network:
     layout: Layout = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        sizes = tuple(int(s) for s in self.sizes)
-        if len(sizes) < 2 or min(sizes) < 1:
-            raise ValueError(
-                f"sizes must list at least an input and an output size, all ≥ 1, got {self.sizes!r}."
-            )
-        if self.hidden not in ACTIVATIONS:
-            raise ValueError(f"hidden must be one of {sorted(ACTIVATIONS)}, got {self.hidden!r}.")
-        if self.output not in OUTPUTS:
-            raise ValueError(f"output must be one of {sorted(OUTPUTS)}, got {self.output!r}.")
-        if self.naming not in NAMINGS:
-            raise ValueError(f"naming must be one of {NAMINGS}, got {self.naming!r}.")
-        if not self.lambda_ >= 0:
-            raise ValueError(f"lambda_ must be ≥ 0, got {self.lambda_!r}.")
+        sizes, layout = _validated(self)
         object.__setattr__(self, "sizes", sizes)
-        blocks: dict[str, tuple[int, ...]] = {}
-        for k, (n_in, n_out) in enumerate(itertools.pairwise(sizes), start=1):
-            if self.naming == "theta":
-                blocks[f"Theta{k}"] = (n_out, n_in + 1)
-            else:
-                blocks[f"W{k}"] = (n_out, n_in)
-                blocks[f"b{k}"] = (n_out,)
-        object.__setattr__(self, "layout", Layout(blocks, order=self.order))
+        object.__setattr__(self, "layout", layout)
 
     @property
     def n_params(self) -> int:
@@ -181,22 +162,7 @@ class Network:
         return params
 
     def _check_data(self, X: Any, y: Any = None) -> tuple[np.ndarray, np.ndarray | None]:
-        X = np.asarray(X, dtype=float)
-        if X.ndim != 2 or X.shape[1] != self.sizes[0]:
-            raise ValueError(f"X must have shape (m, {self.sizes[0]}), got {X.shape}.")
-        if y is None:
-            return X, None
-        y = np.asarray(y)
-        k = self.sizes[-1]
-        if y.shape != (X.shape[0],):
-            raise ValueError(
-                f"y must have shape ({X.shape[0]},), one label per row of X, got {y.shape}."
-            )
-        if y.dtype.kind not in "iu" or y.min() < 0 or y.max() >= k:
-            raise ValueError(
-                f"y must hold integer labels 0..{k - 1}, got dtype {y.dtype} with values {np.unique(y)[:10].tolist()}."
-            )
-        return X, y
+        return _data(self.sizes, X, y)
 
     def _forward(
         self, layers: list[tuple[np.ndarray, np.ndarray]], X: np.ndarray
@@ -267,39 +233,99 @@ class Network:
             raise ValueError(f"maxiter must be a positive integer, got {maxiter!r}.")
         X, y = self._check_data(X, y)
         p0 = self.init_params(rng) if params0 is None else self._check_params(params0).copy()
-        history: list[float] = []
-        show = sys.stderr.isatty() if progress is None else progress
-        bar = None
-        if show:
-            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+        return _train(self.loss_and_grad, p0, X, y, method, int(maxiter), progress)
 
-            bar = Progress(
-                TextColumn("training"),
-                BarColumn(),
-                TextColumn("{task.completed}/{task.total} it"),
-                TextColumn("cost {task.fields[cost]}"),
-                TimeElapsedColumn(),
-                transient=True,
-            )
-            task = bar.add_task("fit", total=maxiter, cost="-")
-            bar.start()
 
-        def callback(intermediate_result: optimize.OptimizeResult) -> None:
-            history.append(float(intermediate_result.fun))
-            if bar is not None:
-                bar.update(task, advance=1, cost=f"{history[-1]:.5f}")
+def _validated(net: Network) -> tuple[tuple[int, ...], Layout]:
+    """The network's sizes as ints and its layout, once every option is checked."""
+    sizes = tuple(int(s) for s in net.sizes)
+    if len(sizes) < 2 or min(sizes) < 1:
+        raise ValueError(
+            f"sizes must list at least an input and an output size, all ≥ 1, got {net.sizes!r}."
+        )
+    if net.hidden not in ACTIVATIONS:
+        raise ValueError(f"hidden must be one of {sorted(ACTIVATIONS)}, got {net.hidden!r}.")
+    if net.output not in OUTPUTS:
+        raise ValueError(f"output must be one of {sorted(OUTPUTS)}, got {net.output!r}.")
+    if net.naming not in NAMINGS:
+        raise ValueError(f"naming must be one of {NAMINGS}, got {net.naming!r}.")
+    if not net.lambda_ >= 0:
+        raise ValueError(f"lambda_ must be ≥ 0, got {net.lambda_!r}.")
+    blocks: dict[str, tuple[int, ...]] = {}
+    for k, (n_in, n_out) in enumerate(itertools.pairwise(sizes), start=1):
+        if net.naming == "theta":
+            blocks[f"Theta{k}"] = (n_out, n_in + 1)
+        else:
+            blocks[f"W{k}"] = (n_out, n_in)
+            blocks[f"b{k}"] = (n_out,)
+    return sizes, Layout(blocks, order=net.order)
 
-        try:
-            result = optimize.minimize(
-                self.loss_and_grad,
-                p0,
-                args=(X, y),
-                jac=True,
-                method=method,
-                options={"maxiter": int(maxiter)},
-                callback=callback,
-            )
-        finally:
-            if bar is not None:
-                bar.stop()
-        return FitResult(params=result.x, history=history, result=result)
+
+def _data(sizes: tuple[int, ...], X: Any, y: Any = None) -> tuple[np.ndarray, np.ndarray | None]:
+    """X (m × inputs) and y (m integer labels 0..K-1) as arrays, checked."""
+    X = np.asarray(X, dtype=float)
+    if X.ndim != 2 or X.shape[1] != sizes[0]:
+        raise ValueError(f"X must have shape (m, {sizes[0]}), got {X.shape}.")
+    if y is None:
+        return X, None
+    y = np.asarray(y)
+    k = sizes[-1]
+    if y.shape != (X.shape[0],):
+        raise ValueError(
+            f"y must have shape ({X.shape[0]},), one label per row of X, got {y.shape}."
+        )
+    if y.dtype.kind not in "iu" or y.min() < 0 or y.max() >= k:
+        raise ValueError(
+            f"y must hold integer labels 0..{k - 1}, got dtype {y.dtype} with values "
+            f"{np.unique(y)[:10].tolist()}."
+        )
+    return X, y
+
+
+def _train(
+    fg: Callable[..., tuple[float, np.ndarray]],
+    p0: np.ndarray,
+    X: np.ndarray,
+    y: np.ndarray | None,
+    method: str,
+    maxiter: int,
+    progress: bool | None,
+) -> FitResult:
+    """``scipy.optimize.minimize`` on ``fg`` from ``p0``, the cost after each iteration kept and
+    shown on a bar (None: only on a terminal)."""
+    history: list[float] = []
+    show = sys.stderr.isatty() if progress is None else progress
+    bar = None
+    if show:
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+        bar = Progress(
+            TextColumn("training"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total} it"),
+            TextColumn("cost {task.fields[cost]}"),
+            TimeElapsedColumn(),
+            transient=True,
+        )
+        task = bar.add_task("fit", total=maxiter, cost="-")
+        bar.start()
+
+    def callback(intermediate_result: optimize.OptimizeResult) -> None:
+        history.append(float(intermediate_result.fun))
+        if bar is not None:
+            bar.update(task, advance=1, cost=f"{history[-1]:.5f}")
+
+    try:
+        result = optimize.minimize(
+            fg,
+            p0,
+            args=(X, y),
+            jac=True,
+            method=method,
+            options={"maxiter": maxiter},
+            callback=callback,
+        )
+    finally:
+        if bar is not None:
+            bar.stop()
+    return FitResult(params=result.x, history=history, result=result)
