@@ -467,7 +467,9 @@ def test_a_hypothesis_that_raises_becomes_a_note_not_an_aborted_check(monkeypatc
     def broken(view):
         raise RuntimeError("a bug in a hypothesis")
 
-    rows = tuple(replace(h, test=broken) if h.kind == "sign" else h for h in diagnose.HYPOTHESES)
+    rows = tuple(
+        replace(h, test=broken) if h.kind.name == "sign" else h for h in diagnose.HYPOTHESES
+    )
     monkeypatch.setattr(diagnose, "HYPOTHESES", rows)
     x = np.linspace(-1, 1, 8)
     report = gradcheck.check(lambda v: (float(v @ v), -2 * v), x)  # a sign bug

@@ -104,6 +104,27 @@ def test_diagnosis_kinds_and_severities_are_the_vocabulary():
     assert set(SEVERITY) >= {"stateful", "nondeterministic", "regularization", "layout"}
 
 
+def test_the_public_words_are_one_row_each_and_keep_their_spelling():
+    """DESIGN.md's vocabulary: kinds and modes are added, never renamed. Each hypothesis
+    carries its kind's row (severity, meaning), the one the report reads."""
+    from gradcheck import diagnose, pipeline
+    from gradcheck.vocabulary import KINDS
+
+    assert set(SEVERITY) == {
+        "nondeterministic", "stateful", "mutates_input", "nonfinite", "sign", "scale", "layout",
+        "regularization", "zero", "localized", "transpose", "noisy", "precision", "kink",
+        "degenerate",
+    }  # fmt: skip
+    assert [h.kind.name for h in diagnose.HYPOTHESES] == [
+        "sign", "zero", "scale", "layout", "regularization"
+    ]  # fmt: skip
+    for h in diagnose.HYPOTHESES:
+        assert h.kind is KINDS[h.kind.name]
+        assert SEVERITY[h.kind.name] == h.kind.severity == "fail"
+    assert MODES == ("full", "directional", "sample", "none")
+    assert pipeline.MODES == ("auto", "full", "directional", "sample")
+
+
 def test_allowed_relative_error_is_next_to_the_relative_error():
     d = _buggy_report().to_dict()
     for row in d["worst"]:

@@ -38,6 +38,7 @@ from .layout import (
 )
 from .precision import EPS
 from .report import Diagnosis
+from .vocabulary import KINDS, Kind
 
 if TYPE_CHECKING:  # pragma: no cover
     from .compare import Comparison, Tolerances
@@ -371,10 +372,11 @@ def _bias_columns(layout: Layout | None, idx: np.ndarray) -> int:
 
 @dataclass(frozen=True)
 class Hypothesis:
-    """One bug kind: its test on a view, the least number of wrong entries it needs, and how
+    """One bug kind — its row of the vocabulary (name, severity, meaning) — its test on a view
+    (which writes the diagnosis's message), the least number of wrong entries it needs, and how
     many parameters its test fits (a factor c, a κ)."""
 
-    kind: str
+    kind: Kind
     minimum: int
     parameters: int
     test: Callable[[View], Diagnosis | None]
@@ -382,11 +384,11 @@ class Hypothesis:
 
 # Tried in this order, on every scope, in every mode.
 HYPOTHESES = (
-    Hypothesis("sign", 1, 0, _sign),
-    Hypothesis("zero", 1, 0, _zero),
-    Hypothesis("scale", 2, 1, _scale),
-    Hypothesis("layout", 2, 0, _layout),
-    Hypothesis("regularization", 2, 1, _regularization),
+    Hypothesis(KINDS["sign"], 1, 0, _sign),
+    Hypothesis(KINDS["zero"], 1, 0, _zero),
+    Hypothesis(KINDS["scale"], 2, 1, _scale),
+    Hypothesis(KINDS["layout"], 2, 0, _layout),
+    Hypothesis(KINDS["regularization"], 2, 1, _regularization),
 )
 
 
@@ -404,7 +406,7 @@ def first_explanation(view: View) -> Diagnosis | None:
         try:
             found = h.test(view)
         except Exception as exc:  # noqa: BLE001 (a bug of ours must not abort the user's check)
-            _crashed(h.kind, exc)
+            _crashed(h.kind.name, exc)
             continue
         if found is not None:
             return found

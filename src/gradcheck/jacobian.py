@@ -26,6 +26,7 @@ from .precision import EPS
 from .problem import Problem, make_problem
 from .report import Diagnosis, Report
 from .sparse import check_sparse_jacobian
+from .vocabulary import MODES
 
 
 def _vector(out: Any, name: str, keep: bool = False) -> np.ndarray:
@@ -320,7 +321,7 @@ def _wrong_entries_of_inputs(
     first_fail = next((d for d in found.diagnoses if d.severity == "fail"), None)
     if (
         not found.mismatched.size
-        or found.mode == "directional"
+        or MODES[found.mode].by_direction
         or first_fail is None
         or first_fail.kind != "localized"
         or transpose.weights.w.size == 1

@@ -19,7 +19,7 @@ from typing import Any, NamedTuple, cast
 
 import numpy as np
 
-from . import compare
+from . import compare, vocabulary
 from ._version import __version__
 from .callbacks import RestoredRng, RngSnapshot
 from .checkpoint import Checkpoint, fingerprint
@@ -46,11 +46,10 @@ from .probes import (
 from .problem import Problem, make_problem, validate_choice
 from .report import Diagnosis, Report
 
-MODES = ("auto", "full", "directional", "sample")
+MODES = ("auto", *(m.name for m in vocabulary.MODES.values() if m.asked))
 AUTO_FULL_SECONDS = 10.0  # mode="auto" runs the full check when it should take less than this
 DEFAULT_BUDGET = 2000  # calls of f a directional check may make localising (all calls count)
 FULL_AFTER = 200  # and, for small x, at most max(2n + 100, this): then the full check decides
-SAMPLE_SIZE = 100
 MIDWAY_ENTRIES = 500  # full checks of this many entries also probe f's history halfway
 
 
@@ -495,7 +494,7 @@ def run(
         if not probes.usable:
             return _report(problem, settings, ev, clock, probes, None, extension, printed)
         plan = make_plan(problem, settings, ev, rng)  # the mode, 'auto' decided from that call
-        if plan.mode == "directional":
+        if vocabulary.MODES[plan.mode].by_direction:
             judged = _directional(ev, problem, settings, probes, rng)
         else:
             judged = _full(ev, problem, settings, probes, plan, rng)
@@ -514,13 +513,7 @@ def make_plan(
         workers = executor_workers(settings.executor, settings.workers) if settings.executor else 1
         full = n <= 100 or scheme.evaluations * n * per_call / workers <= AUTO_FULL_SECONDS
         mode = "full" if full else "directional"
-    if mode == "sample" and n > SAMPLE_SIZE:
-        entries = np.sort(rng.choice(n, size=SAMPLE_SIZE, replace=False))
-    elif mode == "directional":
-        entries = np.array([], dtype=np.intp)  # directions, not entries
-    else:
-        entries = np.arange(n)
-    return Plan(mode, entries)
+    return Plan(mode, vocabulary.MODES[mode].entries(n, rng))
 
 
 class Judged(NamedTuple):

@@ -15,6 +15,7 @@ import numpy as np
 from .compare import MISS
 from .differences import SCHEMES, scheme_of
 from .layout import set_name, shape_text
+from .vocabulary import MODES
 
 if TYPE_CHECKING:  # pragma: no cover
     from .report import Diagnosis, Report
@@ -23,8 +24,9 @@ if TYPE_CHECKING:  # pragma: no cover
 def _method_text(report: Report) -> str:
     if report.method == "reference":  # gradcheck.check_against_reference
         return "the kernel against the same maths in float64 and in its own precision"
-    if report.mode == "directional":
-        return f"central differences along {report.directions} random directions"
+    mode = MODES.get(report.mode)
+    if mode is not None and mode.method is not None:
+        return mode.method.format(directions=report.directions)
     if report.method == "auto":
         return f"{scheme_of('auto').describe}, suspicious entries refined"
     return SCHEMES[report.method].describe if report.method in SCHEMES else report.method
@@ -40,8 +42,9 @@ def _step_text(report: Report) -> str:
         values, counts = np.unique(given, return_counts=True)
         step = float(values[np.argmax(counts)]) if given.size else float("nan")
         return f"step {step:g} as given ({noise})"
-    if report.mode == "directional":
-        return f"steps from the error model along each direction ({noise})"
+    mode = MODES.get(report.mode)
+    if mode is not None and mode.steps is not None:
+        return f"{mode.steps} ({noise})"
     if report.step_policy == "chosen":
         return f"steps chosen per entry ({noise})"
     return "not run"
@@ -54,7 +57,8 @@ def headline(report: Report) -> str:
     """What was found, in plain words: the verdict's reason, what is wrong and where."""
     n, wrong = report.numeric.size, report.mismatched.size
     failing = [d for d in report.diagnoses if d.severity == "fail"]
-    if report.mode == "directional":
+    by_direction = report.mode in MODES and MODES[report.mode].by_direction
+    if by_direction:
         found = (
             f"{wrong} wrong entr{'y' if wrong == 1 else 'ies'} found among {n}"
             if wrong
@@ -82,9 +86,7 @@ def headline(report: Report) -> str:
     )
     if wrong:
         causes.append(f"{found} — {', '.join(kinds)}" if kinds else found)
-    elif (report.checked.size or report.mode == "directional") and all(
-        d.kind in PROBE_KINDS for d in failing
-    ):
+    elif (report.checked.size or by_direction) and all(d.kind in PROBE_KINDS for d in failing):
         causes.append(f"{found} within tolerance")
     if report.incomplete:  # the check did not finish: said too, after what it found
         causes.append(report.incomplete)

@@ -17,28 +17,14 @@ import numpy as np
 from . import plot as _plot
 from . import render as _render
 from .layout import Layout, entry_name
+from .vocabulary import KINDS
+from .vocabulary import MODES as _MODES
 
 # The diagnosis vocabulary (stable strings, see DESIGN.md) and whether each kind fails the check.
-SEVERITY = {
-    "nondeterministic": "fail",
-    "stateful": "fail",
-    "mutates_input": "fail",
-    "nonfinite": "fail",
-    "sign": "fail",
-    "scale": "fail",
-    "layout": "fail",
-    "regularization": "fail",
-    "zero": "fail",
-    "localized": "fail",
-    "transpose": "fail",
-    "noisy": "warning",
-    "precision": "warning",
-    "kink": "warning",
-    "degenerate": "warning",
-}
+SEVERITY = {name: kind.severity for name, kind in KINDS.items()}  # one row per kind there
 
 # Fixed vocabularies of the report's structured fields (``to_dict`` carries them as they are).
-MODES = ("full", "directional", "sample", "none")  # none: nothing compared
+MODES = tuple(_MODES)  # full, directional, sample, none (nothing compared)
 STEP_POLICIES = ("chosen", "given", "none")
 WORST_SHOWN = 10
 

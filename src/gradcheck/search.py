@@ -46,7 +46,7 @@ from .report import Diagnosis
 BLOCK_DIRECTIONS = 3
 SCOPE_DIRECTIONS = 2  # fresh directions added to a failing row or column to name its pattern
 VERIFY_ROUNDS = 2  # fresh directions over what is left, each followed by a search if it fails
-FITTED = {h.kind: h.parameters > 0 for h in HYPOTHESES}  # kinds named only once confirmed
+FITTED = {h.kind.name: h.parameters > 0 for h in HYPOTHESES}  # kinds named only once confirmed
 EMPTY = np.array([], dtype=np.intp)
 
 Spec = tuple[Root, Positions]  # a direction's root and the positions it is restricted to
