@@ -46,6 +46,13 @@ def test_to_dict_is_json_and_matches_the_report():
     assert d["worst"][0]["name"] == "b[3]"
     assert d["worst"][0]["mismatched"] is True
     assert [b["name"] for b in d["blocks"]] == ["A", "b"]
+    rows = _buggy_report().blocks()  # rows with fields, read by name too
+    assert [(r.name, r.shape, r.wrong) for r in rows] == [
+        (b["name"], tuple(b["shape"]), b["wrong"]) for b in d["blocks"]
+    ]
+    assert rows[1]["wrong"] == rows[1].wrong == rows[1][3] == 1
+    with pytest.raises(KeyError):
+        rows[0]["nope"]
     assert d["blocks"][1]["wrong"] == 1
     # one entry negated in a block of four is no block-wide pattern: localised, in block b
     assert (d["diagnoses"][0]["kind"], d["diagnoses"][0]["block"]) == ("localized", "b")

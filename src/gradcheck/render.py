@@ -147,13 +147,13 @@ def _block_rows(report: Report) -> Rows:
     return [
         (
             [
-                b["name"],
-                shape_text(tuple(b["shape"])),
-                str(b["checked"]),
-                str(b["wrong"]),
-                fmt(b["worst_relative_error"]),
+                b.name,
+                shape_text(b.shape),
+                str(b.checked),
+                str(b.wrong),
+                fmt(b.worst_relative_error),
             ],
-            b["wrong"] > 0,
+            b.wrong > 0,
         )
         for b in report.blocks()
     ]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -27,6 +27,29 @@ SEVERITY = {name: kind.severity for name, kind in KINDS.items()}  # one row per 
 MODES = tuple(_MODES)  # full, directional, sample, none (nothing compared)
 STEP_POLICIES = ("chosen", "given", "none")
 WORST_SHOWN = 10
+
+
+class BlockRow(NamedTuple):
+    """One block of a report: its name, shape, entries checked and wrong, and the worst
+    relative error among those checked (None: none checked). ``row["name"]`` reads a field by
+    name too (the rows were dicts before)."""
+
+    name: str
+    shape: tuple[int, ...]
+    checked: int
+    wrong: int
+    worst_relative_error: float | None
+
+    def __getitem__(self, key: Any) -> Any:
+        if isinstance(key, str):
+            if key not in self._fields:
+                raise KeyError(key)
+            return getattr(self, key)
+        return tuple.__getitem__(self, key)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The row for JSON (the shape as a list)."""
+        return {**self._asdict(), "shape": list(self.shape)}
 
 
 @dataclass(frozen=True, eq=False)
@@ -142,7 +165,7 @@ class Report:
         ratio = np.nan_to_num(ratio, nan=np.inf)
         return idx[np.argsort(-ratio, kind="stable")[:count]]
 
-    def blocks(self) -> list[dict[str, Any]]:
+    def blocks(self) -> list[BlockRow]:
         """Per block: name, shape, entries checked and wrong, worst relative error."""
         if self.layout is None:
             return []
@@ -156,13 +179,13 @@ class Report:
             s = self.layout.slice(name)
             r = rel[s][checked[s]]
             rows.append(
-                {
-                    "name": name,
-                    "shape": list(shape),
-                    "checked": int(checked[s].sum()),
-                    "wrong": int(wrong[s].sum()),
-                    "worst_relative_error": float(np.max(r)) if r.size else None,
-                }
+                BlockRow(
+                    name,
+                    tuple(shape),
+                    int(checked[s].sum()),
+                    int(wrong[s].sum()),
+                    float(np.max(r)) if r.size else None,
+                )
             )
         return rows
 
@@ -197,7 +220,7 @@ class Report:
             "tolerances": {"rtol": self.rtol, "atol": self.atol, "safety": self.safety},
             "mismatched": self.mismatched.tolist(),
             "diagnoses": [d.to_dict() for d in self.diagnoses],
-            "blocks": self.blocks(),
+            "blocks": [row.as_dict() for row in self.blocks()],
             "worst": [
                 {
                     "index": int(i),
