@@ -282,3 +282,49 @@ def test_a_closure_on_a_dask_process_cluster_gives_the_serial_report():
     assert report.ok == serial.ok is True
     assert report.evaluations == serial.evaluations == scattered.evaluations
     assert any("at entry x[5]" in n for n in info.value.__notes__)
+
+
+def _rows_of(f_rows, f_one, n=40, **extra):
+    """Every point x + e_i of an n-vector, through a Batching f."""
+    from gradcheck.evaluate import Ledger, Vmapped
+
+    ledger = Ledger()
+    ev = Evaluator(Vmapped(f_rows, f_one, **extra), vectorized=True, ledger=ledger)
+    x = np.arange(n, dtype=float)
+    return ev.costs(_coordinate(x, 1.0)).values, ledger, x
+
+
+def test_batches_are_used_only_after_they_agreed_with_one_point_at_a_time():
+    from gradcheck.evaluate import AGREED, DIFFERED, REFUSED, WROTE
+
+    one = lambda p: float(p @ p)
+    expected = lambda x: x @ x + 2 * x + 1  # (x + e_i)·(x + e_i)
+    # agreeing batches: used, after a trial of two points both ways (4 evaluations)
+    values, ledger, x = _rows_of(lambda P: np.einsum("ij,ij->i", P, P), one)
+    np.testing.assert_allclose(values, expected(x))
+    assert (ledger.batches, ledger.calls) == (AGREED, 40 + 4)
+    # batches that compute something else: never used, every point one at a time
+    values, ledger, x = _rows_of(lambda P: np.einsum("ij,ij->i", P, P) + 1e-6, one)
+    np.testing.assert_allclose(values, expected(x), rtol=1e-15)
+    assert (ledger.batches, ledger.calls) == (DIFFERED, 4 + 40)
+
+    def refuses(P):
+        raise RuntimeError("no batching rule")
+
+    values, ledger, x = _rows_of(refuses, one)
+    np.testing.assert_allclose(values, expected(x), rtol=1e-15)
+    assert (ledger.batches, ledger.calls) == (REFUSED, 2 + 40)
+
+    def writes(P):
+        P *= 0.5  # into the points it was handed
+        return np.einsum("ij,ij->i", P, P) * 4
+
+    values, ledger, x = _rows_of(writes, one)
+    np.testing.assert_allclose(values, expected(x), rtol=1e-15)
+    assert ledger.batches == WROTE
+
+
+def test_small_batches_go_one_point_at_a_time_without_a_trial():
+    values, ledger, x = _rows_of(lambda P: 1 / 0, lambda p: float(p @ p), n=5)
+    np.testing.assert_allclose(values, x @ x + 2 * x + 1)
+    assert (ledger.batches, ledger.calls) == (None, 5)  # 5 points < batch_from: no batch

@@ -165,13 +165,22 @@ def test_check_function_batches_with_vmap_and_gives_the_same_numbers():
     assert any("torch.func.vmap could not batch this function" in n for n in plain.notes)
 
 
+def _coordinates(x, entries, values):
+    """Points of x with one entry changed each, as the evaluator hands a model's loss."""
+    from gradcheck.evaluate import Points
+
+    return Points(
+        x, entries.size, lambda k: (entries[k], values[k]), str, coordinates=(entries, values)
+    )
+
+
 def test_a_refused_vmap_evaluates_coordinates_one_point_at_a_time():
     """When vmap cannot batch the function, a batch of (entry, value) changes is evaluated one
     point at a time from one buffer: never a (batch, n) matrix, and the right values."""
     import tracemalloc
 
     from gradcheck.adapters.torch import _Batched
-    from gradcheck.evaluate import Ledger
+    from gradcheck.evaluate import REFUSED, Evaluator, Ledger
 
     def refuses(flat):
         raise RuntimeError("no vmap rule")
@@ -179,19 +188,20 @@ def test_a_refused_vmap_evaluates_coordinates_one_point_at_a_time():
     n = 200_000
     x = np.linspace(-1.0, 1.0, n)
     ledger = Ledger()
-    batched = _Batched(torch, refuses, torch.device("cpu"), lambda p: float(p @ p), x, ledger)
+    batched = _Batched(torch, refuses, torch.device("cpu"), lambda p: float(p @ p), ledger)
     entries, values = np.arange(0, 64_000, 1_000), np.full(64, 3.0)
+    ev = Evaluator(batched, vectorized=True, ledger=ledger)
     tracemalloc.start()
     try:
-        got = batched.coordinates(x, entries, values)
+        got = ev.costs(_coordinates(x, entries, values)).values
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
     expected = x @ x - x[entries] ** 2 + 9.0
     np.testing.assert_allclose(got, expected, rtol=1e-12)
-    assert batched.works is False
-    assert ledger.calls == 2  # the refused batch of two, counted
-    assert peak < 4 * 8 * n  # the vmap probe (2 points), one buffer: not 64 points of n
+    assert ledger.batches == REFUSED
+    assert ledger.calls == 2 + 64  # the refused batch of two, counted; then one at a time
+    assert peak < 4 * 8 * n  # the trial's 2 points, one buffer and its copy: not 64 points of n
     assert "could not batch" in (batched.note() or "")
 
 
@@ -200,21 +210,22 @@ def test_coordinates_reuse_one_buffer_of_points_and_restore_it():
     put back after each batch: every loss is the one at its own point, and the buffer is x
     again after each call."""
     from gradcheck.adapters.torch import _Batched
-    from gradcheck.evaluate import Ledger
+    from gradcheck.evaluate import AGREED, Evaluator, Ledger
 
     n = 5_000
     x = np.linspace(-1.0, 1.0, n)
-    batched = _Batched(
-        torch, lambda p: p @ p, torch.device("cpu"), lambda p: float(p @ p), x, Ledger()
-    )
+    ledger = Ledger()
+    batched = _Batched(torch, lambda p: p @ p, torch.device("cpu"), lambda p: float(p @ p), ledger)
+    ev = Evaluator(batched, vectorized=True, ledger=ledger)
     rng = np.random.default_rng(0)
     for _ in range(3):  # three calls, each over several vmap batches
         entries = rng.integers(0, n, 3 * batched.vmap_points + 5)
         values = rng.standard_normal(entries.size)
-        got = batched.coordinates(x, entries, values)
+        got = ev.costs(_coordinates(x, entries, values)).values
         np.testing.assert_allclose(got, x @ x - x[entries] ** 2 + values**2, rtol=1e-12)
         kept = batched._device[2].numpy()
         assert np.array_equal(kept, np.broadcast_to(x, kept.shape))
+    assert ledger.batches == AGREED
     assert batched.note() == "perturbed points were evaluated in batches with torch.func.vmap."
 
 
@@ -250,22 +261,24 @@ def test_a_batch_that_raises_leaves_no_changed_rows_behind():
     """When the model raises in the middle of a call (out of memory, Ctrl-C), the kept buffer
     may hold that batch's entries: it is dropped, and the next call's losses are right."""
     from gradcheck.adapters.torch import _Batched
-    from gradcheck.evaluate import Ledger
+    from gradcheck.evaluate import Evaluator, Ledger
 
     traced = []
 
     def single(p):
-        traced.append(1)  # one trace per vmap call: the probe, then each batch
+        traced.append(1)  # one trace per vmap call: the trial, then each batch
         if len(traced) == 3:
             raise RuntimeError("CUDA out of memory")
         return p @ p
 
     n = 1_000
     x = np.linspace(-1.0, 1.0, n)
-    batched = _Batched(torch, single, torch.device("cpu"), lambda p: float(p @ p), x, Ledger())
+    ledger = Ledger()
+    batched = _Batched(torch, single, torch.device("cpu"), lambda p: float(p @ p), ledger)
+    ev = Evaluator(batched, vectorized=True, ledger=ledger)
     size = 2 * batched.vmap_points
     with pytest.raises(RuntimeError, match="out of memory"):
-        batched.coordinates(x, np.arange(size), np.full(size, 7.0))
+        ev.costs(_coordinates(x, np.arange(size), np.full(size, 7.0)))
     entries = np.arange(size, 2 * size)  # other entries: a left-over 7.0 would show
-    got = batched.coordinates(x, entries, np.zeros(size))
+    got = ev.costs(_coordinates(x, entries, np.zeros(size))).values
     np.testing.assert_allclose(got, x @ x - x[entries] ** 2, rtol=1e-12)

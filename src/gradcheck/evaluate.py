@@ -224,6 +224,37 @@ class BuildsPoints(Protocol):
     def coordinates(self, x: np.ndarray, entries: np.ndarray, values: np.ndarray) -> Any: ...
 
 
+@runtime_checkable
+class Batching(Protocol):
+    """A vectorized f whose batches come from a transformation that may refuse a function or
+    change what it computes (``torch.func.vmap``, ``jax.vmap``), with its one-point twin
+    ``serial(point)``. Its batches are used only after they agreed with ``serial``: on the
+    first batch of ``batch_from`` points or more, two of its points go through both (four
+    evaluations, counted like any), the batch on a private copy that must come back unchanged.
+    Smaller batches (a directional verdict's six points), and every batch once the trial failed,
+    are evaluated one point at a time with ``serial``. The trial's verdict is the ledger's
+    ``batches`` (``AGREED``, ``REFUSED``, ``DIFFERED`` or ``WROTE``)."""
+
+    batch_from: int
+    serial: Callable[..., Any]
+
+
+AGREED, REFUSED, DIFFERED, WROTE = "agreed", "refused", "differed", "wrote into its input"
+
+
+@dataclass(frozen=True)
+class Vmapped:
+    """A batched function and its one-point twin, declared as :class:`Batching` (what an
+    adapter whose batches come from a vmap hands to the evaluator)."""
+
+    batched: Callable[..., Any]
+    serial: Callable[..., Any]
+    batch_from: int = 16
+
+    def __call__(self, points: np.ndarray, *args: Any, **kwargs: Any) -> Any:
+        return self.batched(points, *args, **kwargs)
+
+
 def reads_only(f: Any) -> bool:
     """Whether f declares :class:`ReadsOnly` (and says True)."""
     return isinstance(f, ReadsOnly) and bool(f.reads_only)
@@ -413,13 +444,15 @@ class _Sink:
 class Ledger:
     """The running state of one check, shared by its evaluators (and the only running state
     there is): calls of the user's function and seconds inside it, memory reused for points of
-    n entries, and what was sent once to an executor's workers (f pickled by value, its Dask
-    futures), kept so that it is sent once per check."""
+    n entries, what was sent once to an executor's workers (f pickled by value, its Dask
+    futures), kept so that it is sent once per check, and whether f's batches agreed with one
+    point at a time (:class:`Batching`)."""
 
     calls: int = 0
     seconds: float = 0.0
     spare: Spare = field(default_factory=Spare, repr=False)
     sent: dict[str, Any] = field(default_factory=dict, repr=False)
+    batches: str | None = None  # the trial of a Batching f's batches: AGREED, REFUSED, …
 
     def spend(self, t0: float, calls: int) -> None:
         """Count ``calls`` evaluations of f that began at ``t0`` (``time.perf_counter``)."""
@@ -490,7 +523,11 @@ class Evaluator:
         ``where`` describes the point for messages; a callable is only called when needed, so
         that naming the entry costs nothing on the hot path.
         """
-        if self.vectorized:
+        if isinstance(self.f, Batching):  # one point: its one-point twin
+            one = self.call._replace(f=self.f.serial)
+            out, mutated = timed(one, self.ledger, point, where)
+            out = (_cost(out)[0], None)
+        elif self.vectorized:
             out, mutated = timed(self.call, self.ledger, point[None, :], where)
             out = (np.asarray(out).reshape(-1)[0], None)
         else:
@@ -646,6 +683,12 @@ def coordinates(
     order = np.fromiter(keys, dtype=np.intp, count=len(keys))
     for start in range(0, order.size, size):
         ks = order[start : start + size]
+        if isinstance(f, Batching):
+            pairs = (entries[ks[:2]], values[ks[:2]])
+            if not _batches_agree(call, ledger, ks.size, _built(base, *pairs)):
+                one = Points(base, ks.size, partial(_pair, entries, values, ks), str)
+                _one_at_a_time(call, ledger, ks, keys, iter(one), points.where, sink)
+                continue
         with inside_f(call, ledger, ks.size, partial(_batch_text, points, ks.size, int(ks[0]))):
             out = build(base, entries[ks], values[ks], *call.args, **call.kwargs)
         sink.store_many(ks, keys, out, False, str)
@@ -663,11 +706,110 @@ def _run_batch(
     # An f that declares ``reads_only`` (it copies what it reads, and neither writes into nor
     # keeps its input: the torch adapter) is handed the batch's rows as they are, watched on a
     # sample; any other f gets a private copy.
+    if isinstance(call.f, Batching) and not _batches_agree(call, ledger, ks.size, _rows(stack)):
+        _one_at_a_time(call, ledger, ks, keys, iter(stack), points.where, sink)
+        return
     private = not reads_only(call.f)
     first = int(ks[0])
     with inside_f(call, ledger, ks.size, partial(_batch_text, points, ks.size, first)):
         out, mutated = call(stack, copy=private)
     sink.store_many(ks, keys, out, mutated, lambda k: f"on a batch starting {points.where(k)}")
+
+
+def _pair(
+    entries: np.ndarray, values: np.ndarray, ks: np.ndarray, j: int
+) -> tuple[Any, np.ndarray]:
+    """The change that makes point ``ks[j]``: its entry and value."""
+    k = int(ks[j])
+    return entries[k], values[k]
+
+
+Trial = Callable[[], tuple[np.ndarray, Callable[[np.ndarray], bool]]]
+
+
+def _built(x: np.ndarray, entries: np.ndarray, values: np.ndarray) -> Trial:
+    """The trial's points, x with one entry changed each (built only when asked), and the
+    test that they came back as they were (no copy of them kept: points of n entries)."""
+
+    def intact(rows: np.ndarray) -> bool:
+        for row, e, v in zip(rows, entries, values, strict=True):
+            if row[e] != v:
+                return False
+            row[e] = x[e]
+            same = np.array_equal(row, x)
+            row[e] = v
+            if not same:
+                return False
+        return True
+
+    def build() -> tuple[np.ndarray, Callable[[np.ndarray], bool]]:
+        rows = np.stack([x] * entries.size)
+        rows[np.arange(entries.size), entries] = values
+        return rows, intact
+
+    return build
+
+
+def _rows(stack: np.ndarray) -> Trial:
+    """The trial's points: the first two rows of a batch (a copy handed over)."""
+    return lambda: (stack[:2].copy(), lambda rows: np.array_equal(rows, stack[:2]))
+
+
+def _batches_agree(
+    call: Call,
+    ledger: Ledger,
+    size: int,
+    trial: Trial,
+) -> bool:
+    """Whether a Batching f's batch of ``size`` points goes through its batches: it is large
+    enough, and the trial (run once per check on two of its points: ``trial()`` gives them,
+    private, and the test that they came back unchanged) found them agreeing with
+    ``serial``."""
+    f = cast(Batching, call.f)
+    if size < f.batch_from:
+        return False
+    if ledger.batches is None:
+        ledger.batches = _trial(call, ledger, *trial())
+    return ledger.batches == AGREED
+
+
+def _trial(
+    call: Call, ledger: Ledger, handed: np.ndarray, intact: Callable[[np.ndarray], bool]
+) -> str:
+    """Two points through f's batches (``handed``: private) and, found unchanged, through
+    ``serial``."""
+    t0 = time.perf_counter()
+    try:
+        got = np.asarray(call.f(handed, *call.args, **call.kwargs), dtype=float).reshape(-1)
+    except Exception:  # noqa: BLE001 (a vmap refuses many functions; serial will say why)
+        return REFUSED
+    finally:
+        ledger.spend(t0, len(handed))  # evaluated, whether the batch was refused or not
+    if not intact(handed):
+        return WROTE
+    one = call._replace(f=cast(Batching, call.f).serial)
+    where = "checking f's batches against one point at a time"
+    want = [_cost(timed(one, ledger, row, where)[0])[0] for row in handed]
+    same = got.shape == (len(want),) and np.allclose(got, want, rtol=1e-12, atol=0)
+    return AGREED if same else DIFFERED
+
+
+def _one_at_a_time(
+    call: Call,
+    ledger: Ledger,
+    ks: np.ndarray,
+    keys: dict[int, str],
+    rows: Iterator[np.ndarray],
+    where: Callable[[int], str],
+    sink: _Sink,
+) -> None:
+    """The points ``ks`` of a batch (``rows``, in order) through a Batching f's ``serial``,
+    each on a private copy."""
+    one = call._replace(f=cast(Batching, call.f).serial)
+    for k in ks.tolist():
+        out, mutated = timed(one, ledger, next(rows), partial(where, k))
+        cost, dtype = _cost(out)
+        sink.store(k, keys[k], cost, dtype, mutated, where)
 
 
 # The ways to evaluate a set of points, by name; the executor runner (processes, threads, a

@@ -19,7 +19,7 @@ import numpy as np
 from .adjoint import hessian_consistency, mode_consistency
 from .compare import Tolerances
 from .differences import SCHEMES, choose_steps, coordinate_points
-from .evaluate import Evaluator
+from .evaluate import Batching, Evaluator
 from .layout import Layout, Order, entries
 from .pipeline import Extension, Findings, make_settings, run
 from .precision import EPS
@@ -83,10 +83,16 @@ class _Weighted:
 
 
 class _WeightedBatch:
-    """``w·f`` for a (k, n) batch of points, from a batched f returning (k, m) outputs."""
+    """``w·f`` for a (k, n) batch of points, from a batched f returning (k, m) outputs. When the
+    batched f is :class:`gradcheck.evaluate.Batching` (a vmap), so is this, with ``w·f`` of one
+    point (``single``) as its one-point twin."""
 
-    def __init__(self, batched: Callable[..., Any], weights: _Weights) -> None:
+    def __init__(
+        self, batched: Callable[..., Any], weights: _Weights, single: Callable[..., Any]
+    ) -> None:
         self.batched, self.weights = batched, weights
+        if isinstance(batched, Batching):  # its batches are tried against one point at a time
+            self.serial, self.batch_from = _Weighted(single, weights), batched.batch_from
 
     def __call__(self, points: np.ndarray, *args: Any, **kwargs: Any) -> np.ndarray:
         out = np.asarray(self.batched(np.atleast_2d(points), *args, **kwargs), dtype=float)
@@ -284,7 +290,9 @@ def weighted(
     weights = _Weights(seed)
     transpose = _TransposeTimes(form[0], form[1], weights, probe.n)
     problem = make_problem(
-        _Weighted(probe.f, weights) if batched is None else _WeightedBatch(batched, weights),
+        _Weighted(probe.f, weights)
+        if batched is None
+        else _WeightedBatch(batched, weights, probe.f),
         probe.x,
         transpose,
         args=probe.args,

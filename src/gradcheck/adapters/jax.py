@@ -7,15 +7,19 @@ inside ``jax.enable_x64(True)``, without changing JAX's global configuration.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..evaluate import AGREED, Vmapped
 from ..jacobian import jacobian_extension, weighted
 from ..layout import Layout
 from ..pipeline import make_settings, run
 from ..problem import make_problem
-from ..report import Report
+from ..report import Diagnosis, Report
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..pipeline import Findings
 
 
 def _jax() -> Any:
@@ -81,17 +85,31 @@ def check_function(
         batch = jax.jit(jax.vmap(flat_f))
         on_host = lambda x: np.asarray(forward(jnp.asarray(x)))
         vjp = lambda x, w: np.asarray(pullback(jnp.asarray(x), jnp.asarray(w)))
-        batched = (lambda X: np.asarray(batch(jnp.asarray(X)))) if vectorized else None
+        batched = (
+            Vmapped(lambda X: np.asarray(batch(jnp.asarray(X))), on_host) if vectorized else None
+        )
         seed = int(options.pop("seed", 0))
         problem, transpose = weighted(
             make_problem(on_host, x0, blocks=layout), ("vjp", vjp), batched, seed
         )
-        said = (
-            ("perturbed parameters were evaluated in batches with jax.vmap.",) if vectorized else ()
-        )
         report = run(
             problem,
             make_settings(seed=seed, **options),
-            jacobian_extension(on_host, transpose, said),
+            jacobian_extension(on_host, transpose, late_notes=_vmap_note),
         )
     return report
+
+
+def _vmap_note(found: Findings) -> tuple[list[Diagnosis], list[str]]:
+    """Whether jax.vmap's batches were used (the evaluator tried them against one point at a
+    time on the first batch large enough)."""
+    verdict = found.evaluator.ledger.batches
+    if verdict is None:
+        return [], []
+    if verdict == AGREED:
+        return [], ["perturbed parameters were evaluated in batches with jax.vmap."]
+    said = (
+        f"jax.vmap's batches were not used ({verdict} when tried against one point at a "
+        "time): perturbed parameters were evaluated one at a time."
+    )
+    return [], [said]

@@ -11,13 +11,13 @@ from __future__ import annotations
 import copy
 import inspect
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from functools import partial
 from typing import Any
 
 import numpy as np
 
-from ..evaluate import Ledger, Points
+from ..evaluate import AGREED, WROTE, Ledger
 from ..jacobian import jacobian_extension, weighted
 from ..layout import Layout
 from ..pipeline import Extension, Findings, make_settings, run
@@ -92,7 +92,7 @@ def check_module(
     settings = make_settings(**options)
     ledger = Ledger()
     if vectorized:
-        losses = _Batched(torch, loss.single, loss.device, loss.cost, loss.x0, ledger)
+        losses = _Batched(torch, loss.single, loss.device, loss.cost, ledger)
         problem = make_problem(losses, loss.x0, loss.gradient, blocks=loss.layout, vectorized=True)
     else:
         losses = None
@@ -192,21 +192,22 @@ QUEUED = {"cuda": 8, "cpu": 1}
 
 class _Batched:
     """A function of one flat vector (``single``, a tensor in and out) on a (k, n) batch of
-    vectors; and, for a model's loss, on a batch of (entry, value) changes of one vector, built
-    on the model's device — so that a full check of a model with millions of parameters never
-    moves millions of points.
+    vectors through ``torch.func.vmap``; and, for a model's loss, on a batch of (entry, value)
+    changes of one vector, built on the model's device — so that a full check of a model with
+    millions of parameters never moves millions of points.
 
-    Batches of ``VMAP_FROM`` points or more go through ``torch.func.vmap`` once it has been
-    confirmed, on the first such batch, to give ``serial``'s values at x0 and x0 + 1e-3 (four
-    evaluations, counted) and to leave the points it was given as they were; smaller batches —
-    a directional check's six points — and every batch when vmap refuses the function,
-    disagrees or writes into its input, are evaluated one point at a time with ``serial``, so
-    that a directional verdict costs its 8 calls."""
+    It declares :class:`gradcheck.evaluate.Batching`: the evaluator uses its batches only once
+    two points of the first batch of ``VMAP_FROM`` or more gave ``serial``'s values and came
+    back unchanged (four evaluations, counted there); smaller batches — a directional check's
+    six points — and every batch when vmap refuses the function, disagrees or writes into its
+    input, go through ``serial`` one point at a time, so that a directional verdict costs its 8
+    calls. The trial's verdict is the ledger's (``note`` says it)."""
 
     # It copies what it reads (to the device, into the model) and neither writes into nor keeps
-    # the points it is given (a function that writes into its input is refused by the vmap
-    # probe): the evaluator hands it a batch's rows without a private copy.
+    # the points it is given (a function that writes into its input is refused by the trial):
+    # the evaluator hands it a batch's rows without a private copy.
     reads_only = True
+    batch_from = VMAP_FROM
 
     def __init__(
         self,
@@ -214,42 +215,40 @@ class _Batched:
         single: Callable,
         device: Any,
         serial: Callable[[np.ndarray], Any],
-        x0: np.ndarray,
         ledger: Ledger,
     ) -> None:
         from torch.func import vmap
 
         self.torch, self.batched, self.device = torch, vmap(single), device
-        self.serial, self.x0, self.ledger = serial, x0, ledger
+        self.serial, self.ledger = serial, ledger
         self.vmap_points = BATCH_POINTS.get(device.type, BATCH_POINTS["cpu"])
         # what the evaluator hands ``coordinates`` at a time
         self.batch_size = self.vmap_points * QUEUED.get(device.type, 1)
-        self.works: bool | None = None  # vmap confirmed, refused, or not tried yet
-        self.changes_input = False  # seen by the vmap probe: the function wrote into its input
         # (x, x on the device, vmap_points rows of copies of it): x is sent once per x
         self._device: tuple[np.ndarray, Any, Any] | None = None
 
     def note(self) -> str | None:
-        if self.works:
+        verdict = self.ledger.batches
+        if verdict == AGREED:
             return "perturbed points were evaluated in batches with torch.func.vmap."
-        if self.changes_input:
+        if verdict == WROTE:
             return (
                 "the model changed its parameters in place during a forward pass (seen on the "
                 "points handed to torch.func.vmap): points were evaluated one at a time."
             )
-        if self.works is False:
+        if verdict is not None:
             return (
                 "torch.func.vmap could not batch this function (it refused, or its values "
-                "differed from one-at-a-time evaluation at x and x + 1e-3): points were "
-                "evaluated one at a time."
+                "differed from one-at-a-time evaluation at two points of the first batch): "
+                "points were evaluated one at a time."
             )
         return None
 
-    def _vmapped(self, points: Any) -> np.ndarray:
+    def __call__(self, X: np.ndarray) -> np.ndarray:
         with self.torch.no_grad():
-            return to_numpy(self.batched(points))
+            return to_numpy(self.batched(self.torch.from_numpy(np.atleast_2d(X)).to(self.device)))
 
-    def _queued(self, x: np.ndarray, entries: np.ndarray, values: np.ndarray) -> np.ndarray:
+    def coordinates(self, x: np.ndarray, entries: np.ndarray, values: np.ndarray) -> np.ndarray:
         """Losses at x with ``entries`` set to ``values``, one point per pair: the points are
         built on the device, ``vmap_points`` at a time, all queued before the losses are read
         back (one wait per call, not one per vmap batch).
@@ -258,7 +257,7 @@ class _Batched:
         batch sets its entries and puts x's values back once the model has run (in the
         device's order), instead of writing ``vmap_points`` copies of x again (8 % of a full
         check's device time on an H200). Safe because a function that changes its input in
-        place is never given a batch (``_vmap_works`` refuses it)."""
+        place is never given a batch (the evaluator's trial refuses it)."""
         torch = self.torch
         if self._device is None or self._device[0] is not x:
             base = torch.tensor(x, device=self.device)
@@ -280,42 +279,6 @@ class _Batched:
                 raise
             return to_numpy(torch.cat(losses))
 
-    def _one_at_a_time(self, points: Iterable[np.ndarray]) -> np.ndarray:
-        """``serial`` at each point (rows of a batch, or ``Points``: it copies what it reads)."""
-        return np.stack([np.asarray(self.serial(p), dtype=float) for p in points])
-
-    def _vmap_works(self) -> bool:
-        """Whether vmap gives ``serial``'s values (tried once; its evaluations counted)."""
-        if self.works is None:
-            probe = np.stack([self.x0, self.x0 + 1e-3])
-            sent = self.torch.tensor(probe, device=self.device)  # a copy, whatever the device
-            self.ledger.calls += 2  # the batch of two is evaluated, whether vmap refuses or not
-            try:
-                got = self._vmapped(sent)
-            except Exception:  # noqa: BLE001 (vmap refuses many functions)
-                self.works = False
-                return False
-            # a function that writes into its input would spoil the kept buffer of points
-            self.changes_input = not np.array_equal(to_numpy(sent), probe)
-            want = self._one_at_a_time(probe)
-            self.ledger.calls += 2
-            same = np.allclose(got, want.reshape(got.shape), rtol=1e-12, atol=0)
-            self.works = bool(same) and not self.changes_input
-        return self.works
-
-    def __call__(self, X: np.ndarray) -> np.ndarray:
-        X = np.atleast_2d(X)
-        if len(X) < VMAP_FROM or not self._vmap_works():
-            return self._one_at_a_time(X)
-        return self._vmapped(self.torch.from_numpy(X).to(self.device))
-
-    def coordinates(self, x: np.ndarray, entries: np.ndarray, values: np.ndarray) -> np.ndarray:
-        if entries.size < VMAP_FROM or not self._vmap_works():  # one point of n at a time
-            return self._one_at_a_time(
-                Points(x, entries.size, lambda k: (entries[k], values[k]), str)
-            )
-        return self._queued(x, entries, values)
-
 
 def check_function(fn: Callable, *inputs: Any, vectorized: bool = True, **options: Any) -> Report:
     """Check the backward of ``fn`` (a custom ``autograd.Function``'s ``apply``, or any function
@@ -336,9 +299,7 @@ def check_function(fn: Callable, *inputs: Any, vectorized: bool = True, **option
     torch = _torch()
     of = _FunctionOf(torch, fn, inputs)
     ledger = Ledger()
-    batched = (
-        _Batched(torch, of.single, of.device, of.forward, of.x0, ledger) if vectorized else None
-    )
+    batched = _Batched(torch, of.single, of.device, of.forward, ledger) if vectorized else None
     seed = int(options.pop("seed", 0))
     probe = make_problem(of.forward, of.x0, blocks=of.layout)
     problem, transpose = weighted(probe, ("vjp", of.vjp), batched, seed)
