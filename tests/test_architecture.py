@@ -140,3 +140,51 @@ def test_check_reads_as_its_stages(name):
         ]
         firsts = list(dict.fromkeys(c for c in calls if c in STAGES[name]))
         assert firsts == STAGES[name]
+
+
+MAX_CLASS_LINES = 150  # code lines of a class (its docstrings, and its methods', excluded)
+
+
+def _docstring_lines(node: ast.AST) -> int:
+    count = 0
+    for sub in ast.walk(node):
+        if isinstance(sub, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and sub.body:
+            first = sub.body[0]
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
+                count += first.end_lineno - first.lineno + 1
+    return count
+
+
+def _classes():
+    for path in sorted(SRC.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ClassDef):
+                size = node.end_lineno - node.lineno + 1 - _docstring_lines(node)
+                yield path.relative_to(SRC.parent), node, size
+
+
+def test_no_class_over_150_lines_of_code():
+    sizes = [(f"{path}:{node.lineno} {node.name}", size) for path, node, size in _classes()]
+    assert [(name, size) for name, size in sizes if size > MAX_CLASS_LINES] == []
+    assert max(size for _, size in sizes) > 100  # the measure measures
+
+
+def test_the_engines_are_values():
+    """The evaluator and the directional tester hold no running state (the ledger does); the
+    search returns what it found as a value; runners are functions of the Call and the Ledger."""
+    import dataclasses
+    import inspect
+
+    from gradcheck import directional, evaluate, executors, search
+
+    for cls in (evaluate.Evaluator, directional.Tester, search.Search, executors.Pool):
+        assert cls.__dataclass_params__.frozen, cls
+    assert issubclass(search.Localisation, tuple)  # a NamedTuple
+    assert not hasattr(directional, "_Search")
+    frozen = evaluate.Evaluator(lambda x: 0.0)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        frozen.checkpoint = None  # a checkpoint makes a new evaluator (dataclasses.replace)
+    runners = [*evaluate.RUNNERS.values(), executors.Pool.run]
+    for runner in runners:
+        names = [p for p in inspect.signature(runner).parameters if p != "self"]
+        assert names == ["call", "ledger", "points", "wanted", "sink"], runner

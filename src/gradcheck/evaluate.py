@@ -671,7 +671,7 @@ def batched(
 
 
 def coordinates(
-    call: Call, ledger: Ledger, points: Points, keys: dict[int, str], sink: _Sink
+    call: Call, ledger: Ledger, points: Points, wanted: dict[int, str], sink: _Sink
 ) -> None:
     """Batches of (entry, value) pairs to a function that builds the points itself: a point of
     n entries never exists here (n in the millions, the function on a GPU)."""
@@ -680,18 +680,18 @@ def coordinates(
     base.flags.writeable = False  # the function may keep it; nobody may change it
     f = cast(BuildsPoints, call.f)
     size, build = int(f.batch_size or BATCH), f.coordinates
-    order = np.fromiter(keys, dtype=np.intp, count=len(keys))
+    order = np.fromiter(wanted, dtype=np.intp, count=len(wanted))
     for start in range(0, order.size, size):
         ks = order[start : start + size]
         if isinstance(f, Batching):
             pairs = (entries[ks[:2]], values[ks[:2]])
             if not _batches_agree(call, ledger, ks.size, _built(base, *pairs)):
                 one = Points(base, ks.size, partial(_pair, entries, values, ks), str)
-                _one_at_a_time(call, ledger, ks, keys, iter(one), points.where, sink)
+                _one_at_a_time(call, ledger, ks, wanted, iter(one), points.where, sink)
                 continue
         with inside_f(call, ledger, ks.size, partial(_batch_text, points, ks.size, int(ks[0]))):
             out = build(base, entries[ks], values[ks], *call.args, **call.kwargs)
-        sink.store_many(ks, keys, out, False, str)
+        sink.store_many(ks, wanted, out, False, str)
 
 
 def _run_batch(
