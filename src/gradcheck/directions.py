@@ -18,7 +18,7 @@ import numpy as np
 Positions = slice | np.ndarray  # positions along a root's order
 
 
-DRAWN = 1 << 16  # entries drawn at a time: their work stays in cache (2^15: 10 % slower; 2^18: 5×)
+DRAWN = 1 << 16  # entries drawn at a time: their work stays in cache (timings: RESULTS.md)
 UNIT = 2.0**-14  # u = |K|·UNIT for the drawn integers K
 
 

@@ -82,9 +82,8 @@ def scattered(call: Call, ledger: Ledger, client: Any, again: bool = False) -> A
     held = ledger.sent.get(key)
     if again or held is None or held[0] is not client or not _same(held[1], call):
         # hash=False: a key of its own. Hashed by content, a second check of the same f on
-        # the same client got the first one's key, and lost the data when the first check's
-        # future was released (every evaluation then failed: found by re-checking on one
-        # client, tested).
+        # the same client shares the first one's key and loses the data when the first
+        # check's future is released (tests/test_evaluate.py).
         future = client.scatter(payload(call, ledger), broadcast=True, hash=False)
         ledger.sent[key] = held = (client, call, future)
     return held[2]

@@ -255,8 +255,8 @@ class _Batched:
 
         The points of a batch are rows of one buffer of copies of x, kept while x is: each
         batch sets its entries and puts x's values back once the model has run (in the
-        device's order), instead of writing ``vmap_points`` copies of x again (8 % of a full
-        check's device time on an H200). Safe because a function that changes its input in
+        device's order), instead of writing ``vmap_points`` copies of x again (the device time
+        this saves: benchmarks/RESULTS.md, the GPU section). Safe because a function that changes its input in
         place is never given a batch (the evaluator's trial refuses it)."""
         torch = self.torch
         if self._device is None or self._device[0] is not x:
