@@ -128,6 +128,9 @@ def test_the_public_words_are_one_row_each_and_keep_their_spelling():
     for h in diagnose.HYPOTHESES:
         assert h.kind is KINDS[h.kind.name]
         assert SEVERITY[h.kind.name] == h.kind.severity == "fail"
+    from gradcheck.render import PROBE_KINDS
+
+    assert set(PROBE_KINDS) == {"stateful", "nondeterministic", "mutates_input", "nonfinite"}
     assert MODES == ("full", "directional", "sample", "none")
     assert pipeline.MODES == ("auto", "full", "directional", "sample")
 

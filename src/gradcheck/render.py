@@ -15,7 +15,7 @@ import numpy as np
 from .compare import MISS
 from .differences import SCHEMES, scheme_of
 from .layout import set_name, shape_text
-from .vocabulary import MODES
+from .vocabulary import KINDS, MODES
 
 if TYPE_CHECKING:  # pragma: no cover
     from .report import Diagnosis, Report
@@ -50,7 +50,7 @@ def _step_text(report: Report) -> str:
     return "not run"
 
 
-PROBE_KINDS = ("stateful", "nondeterministic", "mutates_input", "nonfinite")
+PROBE_KINDS = tuple(name for name, kind in KINDS.items() if kind.about_f)  # f's own faults
 
 
 def headline(report: Report) -> str:

@@ -16,20 +16,23 @@ import numpy as np
 
 
 class Kind(NamedTuple):
-    """A diagnosis kind: its stable name, whether it fails the check, what it means."""
+    """A diagnosis kind: its stable name, whether it fails the check, what it means, and
+    whether it is about f itself rather than its gradient (said first: it makes the rest less
+    certain)."""
 
     name: str
     severity: str  # 'fail' or 'warning' (a Diagnosis may override it: nondeterministic)
     means: str
+    about_f: bool = False
 
 
 KINDS = {
     k.name: k
     for k in (
-        Kind("nondeterministic", "fail", "f(x) differs between calls at the same x"),
-        Kind("stateful", "fail", "f's cost or gradient at x depends on the calls before"),
-        Kind("mutates_input", "fail", "f modified the array it was given"),
-        Kind("nonfinite", "fail", "f returned NaN or inf at x or at a perturbed point"),
+        Kind("nondeterministic", "fail", "f(x) differs between calls at the same x", True),
+        Kind("stateful", "fail", "f's cost or gradient at x depends on the calls before", True),
+        Kind("mutates_input", "fail", "f modified the array it was given", True),
+        Kind("nonfinite", "fail", "f returned NaN or inf at x or at a perturbed point", True),
         Kind("sign", "fail", "analytic ≈ −numeric"),
         Kind("scale", "fail", "analytic ≈ c·numeric, c ≠ ±1"),
         Kind("layout", "fail", "analytic matches numeric after reordering a block"),
