@@ -328,3 +328,44 @@ def test_small_batches_go_one_point_at_a_time_without_a_trial():
     values, ledger, x = _rows_of(lambda P: 1 / 0, lambda p: float(p @ p), n=5)
     np.testing.assert_allclose(values, x @ x + 2 * x + 1)
     assert (ledger.batches, ledger.calls) == (None, 5)  # 5 points < batch_from: no batch
+
+
+class _LastFirst:
+    """A way of running f of the caller's own (``executor=``): the wanted points in reverse
+    order, one at a time, each counted and kept as the protocol says."""
+
+    def __init__(self):
+        self.runs = 0
+
+    def run(self, call, ledger, points, wanted, sink):
+        self.runs += 1
+        for k in sorted(wanted, reverse=True):
+            point = points.x.copy()
+            entries, values = points.change(k)
+            point[entries] = values
+            out, mutated = call(point)
+            ledger.calls += 1
+            sink.store(
+                k,
+                wanted[k],
+                float(out[0] if isinstance(out, tuple) else out),
+                "float64",
+                mutated,
+                points.where,
+            )
+
+
+def test_a_runner_of_ones_own_is_a_way_of_running_f():
+    from gradcheck.evaluate import RunsPoints
+
+    runner = _LastFirst()
+    assert isinstance(runner, RunsPoints)
+    f, x = functions.sum_of_squares, np.linspace(-1, 1, 12)
+    plain = gradcheck.check(f, x)
+    own = gradcheck.check(f, x, executor=runner)
+    assert runner.runs > 0
+    assert own.ok
+    np.testing.assert_array_equal(own.numeric, plain.numeric)
+    assert own.evaluations == plain.evaluations
+    with pytest.raises(TypeError, match="RunsPoints"):
+        gradcheck.check(f, x, executor=object())

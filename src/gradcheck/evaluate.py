@@ -372,7 +372,7 @@ def _raised_at(exc: BaseException, where: str | Callable[[], str]) -> None:
 
 
 @dataclass
-class _Sink:
+class Sink:
     """The one bookkeeper of a set of evaluations, whoever ran them: values, what was seen,
     the checkpoint, the progress bar."""
 
@@ -465,9 +465,27 @@ class Ledger:
         return self.seconds / max(self.calls, 1)
 
 
-# A runner evaluates the points ``todo`` (index → checkpoint key) of ``points`` into the sink:
-# it is given f (the Call) and the check's ledger, never an evaluator (see RUNNERS).
-Runner = Callable[[Call, Ledger, Points, dict[int, str], _Sink], None]
+def own_runner(executor: Any) -> bool:
+    """Whether ``executor=`` is a runner of the caller's own: a :class:`RunsPoints` without
+    ``submit`` (an Executor, and a Dask client, whose ``run`` is something else, have one)."""
+    return isinstance(executor, RunsPoints) and not callable(getattr(executor, "submit", None))
+
+
+# A runner evaluates the points ``wanted`` (index → checkpoint key) of ``points`` into the
+# sink: it is given f (the Call) and the check's ledger, never an evaluator (see RUNNERS).
+Runner = Callable[[Call, Ledger, Points, dict[int, str], Sink], None]
+
+
+@runtime_checkable
+class RunsPoints(Protocol):
+    """A way of running f that is none of the built-in ones (a cluster, a queue), passed as
+    ``executor=``: its ``run`` is the runner (an object with ``submit`` is an Executor). It evaluates each wanted point (``points`` yields
+    them in order; ``points.change(k)`` is what point k changes in ``points.x``) with ``call``,
+    counts each call in ``ledger.calls``, and keeps each cost with ``sink.store``."""
+
+    def run(
+        self, call: Call, ledger: Ledger, points: Points, wanted: dict[int, str], sink: Sink
+    ) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -504,6 +522,8 @@ class Evaluator:
     @cached_property
     def runner(self) -> Runner:
         """How the points are evaluated: the row of RUNNERS this evaluator's options pick."""
+        if own_runner(self.executor):
+            return cast(Runner, self.executor.run)  # type: ignore[union-attr]
         if self.executor is not None:
             from .executors import Pool  # the executor runner, its payload and Dask rows
 
@@ -541,7 +561,7 @@ class Evaluator:
 
         After a Ctrl-C the remaining costs are NaN and ``seen.interrupted`` is True.
         """
-        sink = _Sink(
+        sink = Sink(
             np.full(len(points), np.nan, dtype=complex),
             np.zeros(len(points), dtype=bool),
             self.checkpoint,
@@ -616,7 +636,7 @@ def timeout_error(call: Call, where: str | Callable[[], str]) -> FunctionTimeout
     return exc
 
 
-def _from_checkpoint(checkpoint: Checkpoint | None, points: Points, sink: _Sink) -> dict[int, str]:
+def _from_checkpoint(checkpoint: Checkpoint | None, points: Points, sink: Sink) -> dict[int, str]:
     """The points still to evaluate, in order, each with its checkpoint key (``""`` without a
     checkpoint); the others are filled in."""
     if checkpoint is None:
@@ -632,7 +652,7 @@ def _from_checkpoint(checkpoint: Checkpoint | None, points: Points, sink: _Sink)
     return todo
 
 
-def serial(call: Call, ledger: Ledger, points: Points, wanted: dict[int, str], sink: _Sink) -> None:
+def serial(call: Call, ledger: Ledger, points: Points, wanted: dict[int, str], sink: Sink) -> None:
     """One point at a time."""
     each = iter(points)
     for k in range(len(points)):  # not enumerate(): its tuple would keep the last point
@@ -647,9 +667,7 @@ def serial(call: Call, ledger: Ledger, points: Points, wanted: dict[int, str], s
         del p, out  # before the next point is built: nothing here refers to this one
 
 
-def batched(
-    call: Call, ledger: Ledger, points: Points, wanted: dict[int, str], sink: _Sink
-) -> None:
+def batched(call: Call, ledger: Ledger, points: Points, wanted: dict[int, str], sink: Sink) -> None:
     """``BATCH`` points at a time, as the rows of one (k, n) array (``vectorized=True``); a
     function that builds its points itself is given (entry, value) pairs instead."""
     if points.coordinates is not None and isinstance(call.f, BuildsPoints):
@@ -672,7 +690,7 @@ def batched(
 
 
 def coordinates(
-    call: Call, ledger: Ledger, points: Points, wanted: dict[int, str], sink: _Sink
+    call: Call, ledger: Ledger, points: Points, wanted: dict[int, str], sink: Sink
 ) -> None:
     """Batches of (entry, value) pairs to a function that builds the points itself: a point of
     n entries never exists here (n in the millions, the function on a GPU)."""
@@ -702,7 +720,7 @@ def _run_batch(
     ks: np.ndarray,
     keys: dict[int, str],
     stack: np.ndarray,
-    sink: _Sink,
+    sink: Sink,
 ) -> None:
     # An f that declares ``reads_only`` (it copies what it reads, and neither writes into nor
     # keeps its input: the torch adapter) is handed the batch's rows as they are, watched on a
@@ -802,7 +820,7 @@ def _one_at_a_time(
     keys: dict[int, str],
     rows: Iterator[np.ndarray],
     where: Callable[[int], str],
-    sink: _Sink,
+    sink: Sink,
 ) -> None:
     """The points ``ks`` of a batch (``rows``, in order) through a Batching f's ``serial``,
     each on a private copy."""

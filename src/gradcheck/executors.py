@@ -28,10 +28,10 @@ from .evaluate import (
     FunctionTimeout,
     Ledger,
     Points,
+    Sink,
     _Alarm,
     _cost,
     _raised_at,
-    _Sink,
     timeout_error,
 )
 
@@ -47,7 +47,7 @@ class Pool:
     workers: int | None = None  # default: as a Dask client says, or the CPU count
 
     def run(
-        self, call: Call, ledger: Ledger, points: Points, wanted: dict[int, str], sink: _Sink
+        self, call: Call, ledger: Ledger, points: Points, wanted: dict[int, str], sink: Sink
     ) -> None:
         """Evaluate the points ``wanted`` on the executor, into ``sink`` (a Runner)."""
         # Work travels in chunks: x and f (with the data it holds) once per chunk, then only
@@ -169,7 +169,7 @@ class _Remote:
     """
 
     def __init__(
-        self, executor: Executor, call: Call, ledger: Ledger, points: Points, sink: _Sink
+        self, executor: Executor, call: Call, ledger: Ledger, points: Points, sink: Sink
     ) -> None:
         self.call, self.ledger, self.points, self.sink = call, ledger, points, sink
         self.executor: Any = executor

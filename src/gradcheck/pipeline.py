@@ -27,7 +27,7 @@ from .compare import Comparison, Tolerances, compare_entries
 from .diagnose import crash_notes, degenerate_warnings, diagnose, noise_warnings
 from .differences import METHODS, Scheme, choose_steps, positive_number, positive_step, scheme_of
 from .directional import Remeasured, compare_directions
-from .evaluate import Evaluator, Ledger, Seen
+from .evaluate import Evaluator, Ledger, Seen, own_runner
 from .executors import executor_workers
 from .layout import Layout, Order, entry_name
 from .noise import Noise, estimate_noise, noise_floor
@@ -129,10 +129,12 @@ def make_settings(
                 f"checkpoint must be a file path, got the folder {os.fspath(checkpoint)!r}: "
                 "name a file in it, e.g. checkpoint='check.jsonl'."
             )
-    if executor is not None and not callable(getattr(executor, "submit", None)):
+    runs = callable(getattr(executor, "submit", None)) or own_runner(executor)
+    if executor is not None and not runs:
         raise TypeError(
-            "executor must be a concurrent.futures.Executor or a dask.distributed Client "
-            f"(anything with .submit), got {type(executor).__name__}."
+            "executor must be a concurrent.futures.Executor, a dask.distributed Client "
+            "(anything with .submit) or a runner of your own (gradcheck.evaluate.RunsPoints: "
+            f".run(call, ledger, points, wanted, sink)), got {type(executor).__name__}."
         )
     return Settings(
         method=method,
@@ -252,7 +254,9 @@ def check(
     seed : int, default 0
         Seeds the noise probe's direction, the sample and the random directions.
     executor : concurrent.futures.Executor, optional
-        Runs the evaluations of f (processes, threads, a Dask client's executor).
+        Runs the evaluations of f (processes, threads, a Dask client), or any object with a
+        ``run(call, ledger, points, wanted, sink)`` method (:class:`gradcheck.evaluate.RunsPoints`:
+        a way of running f of your own).
     workers : int, optional
         How many evaluations the executor runs at once (sizes its chunks and the auto-mode
         estimate); default: the number of CPUs.
