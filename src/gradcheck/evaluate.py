@@ -3,13 +3,17 @@
 The evaluator hands ``f`` a private copy of each point (so that ``f`` can never corrupt the
 check), notices when ``f`` modifies its argument, counts calls, turns the return value into a
 cost, and adds a note to any exception ``f`` raises saying where it was being evaluated. Points
-are evaluated serially, in batches (``vectorized=True``), or on any
-``concurrent.futures.Executor``; finished evaluations can be saved to a checkpoint and reused,
-and Ctrl-C stops the work and keeps what was done.
+are evaluated by a runner (``RUNNERS``: serially, in batches with ``vectorized=True``, as
+(entry, value) pairs to a function that builds its points; :class:`gradcheck.executors.Pool`
+on any ``concurrent.futures.Executor`` or Dask client; or a runner of the caller's own,
+:class:`RunsPoints`); finished evaluations can be saved to a checkpoint and reused, and Ctrl-C
+stops the work and keeps what was done.
 
-What the evaluator saw — the dtypes ``f`` returned, whether it modified its input, whether the
-work was interrupted — comes back with the values (``Seen``), never through attributes to be
-read later. The only running state is the ledger of calls and seconds spent inside ``f``.
+The :class:`Evaluator` is a value. What it saw — the dtypes ``f`` returned, whether it
+modified its input, whether the work was interrupted — comes back with the values (``Seen``),
+never through attributes to be read later. The only running state is the :class:`Ledger`:
+calls and seconds spent inside ``f``, memory reused for points, what was sent to workers, and
+the verdict of the trial of a vmap's batches (:class:`Batching`).
 """
 
 from __future__ import annotations
