@@ -54,3 +54,22 @@ def test_float32_round_off_is_low_precision_not_noise():
     noise = estimate_noise(ev, x, ev.at(x).cost, np.random.default_rng(0))
     assert noise.float32
     assert noise.eps_f > 1e-9
+
+
+def test_a_kink_crossed_by_the_noise_line_is_not_called_a_staircase():
+    """Σ relu(x_i) with x[0] just below its kink: past the kink, a noise direction of ±1
+    magnitudes made f exactly flat along the line (+1 on x[0] and x[1] against −2 on x[3]) and
+    the check called relu "piecewise constant, as from round()". Drawn magnitudes make that
+    cancellation a probability-zero event: no seed calls it a staircase."""
+    import gradcheck
+
+    x = np.array([-1e-6, 0.5, -0.3, 2.0])
+    relu = lambda x: (float(np.sum(np.maximum(x, 0))), (x > 0).astype(float))
+    for seed in range(50):
+        report = gradcheck.check(relu, x, seed=seed)
+        assert report.ok
+        assert not any("piecewise constant" in d.message for d in report.diagnoses), seed
+    # a true staircase still is one
+    steps = lambda x: (float(np.sum(np.round(1e3 * x)) / 1e3), np.zeros_like(x))
+    report = gradcheck.check(steps, np.array([0.1234, 0.5678, 0.9]))
+    assert any("piecewise constant" in d.message for d in report.diagnoses)

@@ -335,6 +335,8 @@ def verdict(
     )
     if borderline or tested.seen.low_precision:
         noise, eps_f, step, tol = remeasure()
+        if noise.seen.incomplete:  # Ctrl-C (or a lost worker) while probing the noise
+            raise Incomplete(shown.seen | noise.seen)
         if eps_f > 2 * tester.eps_f or tol != tester.tol:
             tester = replace(tester, eps_f=eps_f, step=step, tol=tol)
             tested = tester.compare(specs, refine="worst")

@@ -42,6 +42,8 @@ def noise_from_values(values: np.ndarray) -> float | None:
     scale = float(np.max(np.abs(values))) if values.size else 0.0
     if not (np.isfinite(scale) and scale > 0):
         return None
+    if kinked(values / scale):
+        return None  # a kink crossed by the line (relu, abs, max): not noise
     levels, sign_change = [], []
     table = values / scale
     for k in range(1, values.size - 1):
@@ -54,6 +56,30 @@ def noise_from_values(values: np.ndarray) -> float | None:
         if min(window) > 0 and max(window) <= 4 * min(window) and sign_change[k]:
             return float(levels[k]) * scale
     return None
+
+
+KINK_ROUNDOFF = 64  # first differences within this many units of round-off count as equal
+
+
+def kinked(values: np.ndarray) -> bool:
+    """Whether f along the line is two straight pieces: its first differences are one value,
+    then (after at most one step that holds the kink) another, each equal within round-off. A
+    kink (relu, abs, max, a hinge) crossed by the noise line makes the differences' table look
+    like noise to ECnoise — non-zero at every order, changing sign — and widened every step
+    around it; noise never leaves its first differences equal to round-off."""
+    steps = np.diff(np.asarray(values, dtype=float))
+    if steps.size < 4:
+        return False
+    scale = float(np.max(np.abs(values)))
+    tol = KINK_ROUNDOFF * EPS * max(scale, 1e-300)
+    same = np.abs(np.diff(steps)) <= tol  # consecutive steps equal
+    breaks = np.flatnonzero(~same)
+    if breaks.size == 0:
+        return False  # one straight piece: ECnoise finds no noise there anyway
+    if breaks.size == 1:
+        return True  # the kink at a sample
+    # the kink between two samples: one step in between, the runs on both sides equal
+    return breaks.size == 2 and breaks[1] == breaks[0] + 1
 
 
 def staircase(values: np.ndarray) -> float | None:
@@ -72,10 +98,13 @@ def noise_points(
 ) -> list[np.ndarray]:
     """``count`` points ``x + k·δ·p`` (k = 1..count) along a random direction ``p``.
 
-    Each component of ``p`` is ±1 scaled by ``max(1, |x_i|)``, normalised to unit 2-norm so
-    that the smooth part of f changes by about ``δ·|∇f|`` per step, whatever the dimension.
+    Each component of ``p`` is ±u_i·max(1, |x_i|), u_i uniform in [0.5, 1.5), normalised to
+    unit 2-norm so that the smooth part of f changes by about ``δ·|∇f|`` per step, whatever the
+    dimension. The magnitudes are drawn, not ±1: with ±1 a linear piece with equal coefficients
+    (Σ relu(x_i) past a kink) can be exactly flat along the line, which reads as a staircase.
     """
-    direction = rng.choice([-1.0, 1.0], size=x.shape) * np.maximum(1.0, np.abs(x))
+    sign = rng.choice([-1.0, 1.0], size=x.shape)
+    direction = sign * rng.uniform(0.5, 1.5, size=x.shape) * np.maximum(1.0, np.abs(x))
     direction[~np.isfinite(x)] = 0.0  # entries at ±inf (masked logits) are never moved
     direction /= np.linalg.norm(direction) or 1.0
     return [x + k * spacing * direction for k in range(1, count + 1)]

@@ -554,6 +554,9 @@ def _full(
         eps=precision(problem, probes),
     )
     tol = tolerances(problem, settings, probes, noise)
+    if noise.seen.incomplete:  # Ctrl-C (or a lost worker) while probing the noise: stop here
+        nothing = _nothing_compared(problem.n)
+        return Judged(probes, noise, tol, nothing.step, nothing, [], ev)
     if settings.step is None:
         steps = choose_steps(x, scheme, noise.relative(f0))
     else:
