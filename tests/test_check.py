@@ -566,10 +566,58 @@ def test_what_f_prints_is_counted_not_shown(capsys, monkeypatch):
         ("rtol", -1), ("atol", "a"), ("seed", -1), ("executor", 3), ("workers", 0),
         ("progress", "yes"), ("vectorized", "no"), ("checkpoint", 3), ("budget", 0),
         ("nondet_tol", -2), ("timeout", 0), ("rng", "x"), ("reseed", 3), ("points", 0),
-        ("bounds", ("a",)),
+        ("bounds", ("a",)), ("cost", 3),
     ],
 )  # fmt: skip
 def test_every_bad_option_is_an_error_naming_it(name, value):
     x = np.array([1.0, 2.0, 3.0])
     with pytest.raises((TypeError, ValueError), match=name):
         gradcheck.check(lambda v: (float(v @ v), 2 * v), x, **{name: value})
+
+
+def test_two_paths_of_one_function_must_agree():
+    """A cost-only function beside the cost-and-gradient one (fun and fun_and_grad for SciPy's
+    minimize): each consistent with itself, so the gradient passes, but the L2 term is in one
+    path only — named ``inconsistent``, with the two values at x."""
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((20, 5)), rng.integers(0, 2, 20)
+    lam = 0.1
+
+    def loss(w, with_reg=True):
+        z = X @ w
+        J = float(np.mean(np.logaddexp(0, z) - y * z))
+        return J + (lam / 2 * float(w @ w) if with_reg else 0.0)
+
+    def fg(w):
+        p = 1 / (1 + np.exp(-X @ w))
+        return loss(w, with_reg=False), X.T @ (p - y) / len(y)
+
+    w = rng.standard_normal(5)
+    report = gradcheck.check(fg, w, cost=loss)
+    assert not report.ok
+    (d,) = [d for d in report.diagnoses if d.kind == "inconsistent"]
+    assert d.severity == "fail"
+    assert d.factor == pytest.approx(lam / 2 * float(w @ w), rel=1e-9)  # cost= minus f's
+    assert f"{loss(w):.10g}" in d.message
+    assert "at x" in d.message
+    assert "κ = 0.1 at every point" in d.message  # the shape of the drift: an L2 term
+    assert report.mismatched.size == 0  # the gradient itself agrees with fg's cost
+    plain = gradcheck.check(fg, w)
+    assert report.evaluations == plain.evaluations + 6
+    same = gradcheck.check(fg, w, cost=lambda v: fg(v)[0])
+    assert same.ok
+    assert any("cost= agreed" in n for n in same.notes)
+    with pytest.raises(TypeError, match="cost"):
+        gradcheck.check(fg, w, cost=3)
+
+
+def test_two_paths_with_parameters_as_a_dict():
+    params = {"W": np.array([[1.0, 2.0], [3.0, -1.0]]), "b": np.array([0.5, -0.5])}
+
+    def fg(p):
+        J = float(np.sum(p["W"] ** 2) + np.sum(p["b"] ** 3))
+        return J, {"W": 2 * p["W"], "b": 3 * p["b"] ** 2}
+
+    assert gradcheck.check(fg, params, cost=lambda p: fg(p)[0]).ok
+    drifted = gradcheck.check(fg, params, cost=lambda p: fg(p)[0] + float(np.sum(p["b"])))
+    assert [d.kind for d in drifted.diagnoses if d.severity == "fail"] == ["inconsistent"]

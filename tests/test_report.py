@@ -118,7 +118,8 @@ def test_the_public_words_are_one_row_each_and_keep_their_spelling():
     from gradcheck.vocabulary import KINDS
 
     assert set(SEVERITY) == {
-        "nondeterministic", "stateful", "mutates_input", "nonfinite", "sign", "scale", "layout",
+        "nondeterministic", "stateful", "mutates_input", "nonfinite", "inconsistent", "sign",
+        "scale", "layout",
         "regularization", "zero", "localized", "transpose", "noisy", "precision", "kink",
         "degenerate",
     }  # fmt: skip
@@ -130,7 +131,9 @@ def test_the_public_words_are_one_row_each_and_keep_their_spelling():
         assert SEVERITY[h.kind.name] == h.kind.severity == "fail"
     from gradcheck.render import PROBE_KINDS
 
-    assert set(PROBE_KINDS) == {"stateful", "nondeterministic", "mutates_input", "nonfinite"}
+    assert set(PROBE_KINDS) == {
+        "stateful", "nondeterministic", "mutates_input", "nonfinite", "inconsistent"
+    }  # fmt: skip
     assert MODES == ("full", "directional", "sample", "none")
     assert pipeline.MODES == ("auto", "full", "directional", "sample")
 

@@ -33,6 +33,8 @@ from .layout import Layout, Order, entry_name
 from .noise import Noise, estimate_noise, noise_floor
 from .output import Printed, captured
 from .params import DictProblem
+from .paths import compare_paths
+from .paths import validated as validated_cost
 from .precision import EPS, FLOAT32_EPS, eps_of
 from .probes import (
     Probes,
@@ -210,6 +212,7 @@ def check(
     reseed: Callable[[], Any] | None = None,
     points: Any = None,
     bounds: Any = None,
+    cost: Callable[..., Any] | None = None,
 ) -> Report:
     """Check an analytic gradient against finite differences, entry by entry.
 
@@ -291,6 +294,23 @@ def check(
         The noise floor, steps and default tolerances follow it. By default the least precise
         of x's dtype, the cost's and the gradient's (float64 in either byte order, and
         longdouble, count as float64).
+    rng : {None, 'restore'}, optional
+        ``'restore'``: the random states f draws from (Python's ``random``, NumPy's global
+        state, torch's generators) are restored before every call, so that a cost with dropout
+        or sampling is one function (:mod:`gradcheck.callbacks`).
+    reseed : callable, optional
+        Called before every call of f to reset randomness of other libraries.
+    points : int or list of arrays, optional
+        Check at x and ``points − 1`` seeded points near it (about 1 % of max(1, |x_i|)), or at
+        the points given: a special x (a symmetric block, zeros) hides bugs. The first point
+        that fails is the report, saying which; evaluations add up.
+    bounds : (lower, upper), optional
+        Keep the points of ``points=`` inside these bounds.
+    cost : callable, optional
+        A second, cost-only path to the same function (``cost(x, *args, **kwargs)``, what an
+        optimiser's line search calls beside ``f``): compared with f's cost at x and at two
+        points near it (6 more evaluations); where they differ the check fails with
+        ``inconsistent`` (:mod:`gradcheck.paths`).
 
     Returns
     -------
@@ -341,6 +361,7 @@ def check(
         given = DictProblem(f, x, grad, order)
         f, x, blocks = given.cost, given.x, given.layout
         grad = given.gradient if grad is not None else None
+        cost = _on_dict(given, cost) if callable(cost) else cost
         extension = Extension(
             notes=extension.notes if extension else (),
             explain=lambda found: ([], list(given.notes)),
@@ -357,6 +378,9 @@ def check(
         precision=precision,
     )
     extension = _kappa_words(problem, extension)
+    second = validated_cost(cost)
+    if second is not None:  # two paths of one function: they must agree
+        extension = _with_paths(extension, second, seed)
     settings = make_settings(
         method=method,
         step=step,
@@ -450,6 +474,26 @@ def _kappa_words(problem: Problem, extension: Extension | None) -> Extension | N
     if extension is None:
         return Extension(reword=reword)
     return replace(extension, reword=reword)
+
+
+def _on_dict(given: DictProblem, cost: Callable[..., Any]) -> Callable[..., Any]:
+    """A cost-only function of the parameters' dict, as a function of the flat vector."""
+    return lambda z, *args, **kwargs: cost(given.unpack(z), *args, **kwargs)
+
+
+def _with_paths(extension: Extension | None, cost: Callable[..., Any], seed: Any) -> Extension:
+    """The extension that also compares the cost-only path with f's (gradcheck.paths)."""
+    paths = partial(compare_paths, cost, seed if isinstance(seed, int) else 0)
+    if extension is None or extension.explain is None:
+        return replace(extension or Extension(), explain=paths)
+    first = extension.explain
+
+    def both(found: Findings) -> tuple[list[Diagnosis], list[str]]:
+        d1, n1 = first(found)
+        d2, n2 = paths(found)
+        return [*d1, *d2], [*n1, *n2]
+
+    return replace(extension, explain=both)
 
 
 def _fixed_randomness(

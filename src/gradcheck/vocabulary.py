@@ -33,6 +33,7 @@ KINDS = {
         Kind("stateful", "fail", "f's cost or gradient at x depends on the calls before", True),
         Kind("mutates_input", "fail", "f modified the array it was given", True),
         Kind("nonfinite", "fail", "f returned NaN or inf at x or at a perturbed point", True),
+        Kind("inconsistent", "fail", "a cost-only function and f's cost differ at a point", True),
         Kind("sign", "fail", "analytic ≈ −numeric"),
         Kind("scale", "fail", "analytic ≈ c·numeric, c ≠ ±1"),
         Kind("layout", "fail", "analytic matches numeric after reordering a block"),
