@@ -31,6 +31,9 @@ def broken(x):
 
 def scaled(x, a, offset=0.0):
     return a * float(np.sum(np.sin(x) * x)) + offset, a * (np.sin(x) + x * np.cos(x))
+
+def regularised(x):
+    return float(np.sum(np.sin(x) * x)) + 0.05 * float(x @ x)
 """
 
 
@@ -127,6 +130,17 @@ def test_check_with_a_separate_gradient_and_a_mat_file(user_module, capsys):
     )
     assert code == 0
     assert "step 0.0001 as given" in capsys.readouterr().out
+
+
+def test_check_with_a_cost_only_path_that_drifted(user_module, capsys):
+    target = f"{user_module / 'usercode.py'}:cost"
+    x0 = str(user_module / "x0.npy")
+    assert main(["check", target, "--x0", x0, "--cost", "value"]) == 0
+    assert "cost= agreed" in capsys.readouterr().out
+    assert main(["check", target, "--x0", x0, "--cost", "regularised"]) == 1
+    out = capsys.readouterr().out
+    assert "[inconsistent]" in out
+    assert "κ = 0.1 at every point" in out
 
 
 @pytest.mark.parametrize(

@@ -141,6 +141,12 @@ def _check_parser(sub: Any) -> None:
         "--grad", metavar="FUNCTION", help="a separate gradient function in the same module"
     )
     chk.add_argument(
+        "--cost",
+        metavar="FUNCTION",
+        help="a cost-only function in the same module (what an optimiser's line search calls): "
+        "its cost must equal the function's at x and two points near it",
+    )
+    chk.add_argument(
         "--args",
         metavar="FILE",
         help="a .npz or .mat file of named arrays, passed to the function's parameters by name",

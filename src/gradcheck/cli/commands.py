@@ -57,7 +57,9 @@ def check_command(args: argparse.Namespace) -> int:
     from .. import check
 
     f = load_function(args.target)
-    grad = load_function(f"{args.target.rsplit(':', 1)[0]}:{args.grad}") if args.grad else None
+    module = args.target.rsplit(":", 1)[0]
+    grad = load_function(f"{module}:{args.grad}") if args.grad else None
+    second = load_function(f"{module}:{args.cost}") if args.cost else None
     x0 = load_point(Path(args.x0), args.key)
     kwargs = bind(f, args.target, load_args(args.args, args.arg))
     blocks = parse_blocks(args.blocks) if args.blocks else None
@@ -78,6 +80,7 @@ def check_command(args: argparse.Namespace) -> int:
         "seed": args.seed,
         "checkpoint": args.checkpoint,
         "timeout": args.timeout,
+        "cost": second,
     }
     report = run_check(lambda **more: check(f, x0, grad, kwargs=kwargs, **options, **more), args)
     args.code = code(report)
