@@ -471,3 +471,21 @@ def test_course_with_a_separate_gradient_function(tmp_path, capsys):
     out = capsys.readouterr().out
     assert code == 0, out
     assert "gradcheck: PASS" in out
+
+
+def test_show_output_lets_what_f_prints_through(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("GRADCHECK_SHOW_OUTPUT", raising=False)
+    (tmp_path / "chatty.py").write_text(
+        "import numpy as np\n"
+        "def cost(x):\n"
+        "    print('J =', float(x @ x))\n"
+        "    return float(x @ x), 2 * x\n"
+    )
+    np.save(tmp_path / "x0.npy", np.ones(3))
+    argv = ["check", f"{tmp_path / 'chatty.py'}:cost", "--x0", str(tmp_path / "x0.npy")]
+    assert main(argv) == 0
+    quiet = capsys.readouterr().out
+    assert quiet.count("J =") == 3  # only the first lines, in the note that counts them
+    assert "--show-output" in quiet
+    assert main([*argv, "--show-output"]) == 0
+    assert capsys.readouterr().out.count("J =") >= 17  # every call's line, then the note's

@@ -45,8 +45,8 @@ class Printed(io.TextIOBase):
         shown = "; ".join(repr(line[:120]) for line in first)
         return (
             f"your function printed {count} line{'s' if count != 1 else ''} during the check "
-            f"(not shown; the first {len(first)}: {shown}). Set GRADCHECK_SHOW_OUTPUT=1 to see "
-            "them."
+            f"(not shown; the first {len(first)}: {shown}). Pass --show-output on the command "
+            "line (GRADCHECK_SHOW_OUTPUT=1 in Python) to see them."
         )
 
 

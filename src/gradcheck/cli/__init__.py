@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import argparse
 import codecs
+import contextlib
 import os
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -61,7 +62,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     try:
-        return int(args.run(args))
+        with _showing(getattr(args, "show_output", False)):
+            return int(args.run(args))
     except BrokenPipeError:
         # The reader went away (``| head -1``): stop writing, quietly, with the verdict's code.
         devnull = os.open(os.devnull, os.O_WRONLY)
@@ -88,6 +90,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("gradcheck: interrupted", file=sys.stderr)
         return 130
+
+
+@contextlib.contextmanager
+def _showing(show: bool) -> Iterator[None]:
+    """``--show-output``: what f prints goes through during the command (gradcheck.output)."""
+    if not show:
+        yield
+        return
+    before = os.environ.get("GRADCHECK_SHOW_OUTPUT")
+    os.environ["GRADCHECK_SHOW_OUTPUT"] = "1"
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ["GRADCHECK_SHOW_OUTPUT"]
+        else:
+            os.environ["GRADCHECK_SHOW_OUTPUT"] = before
 
 
 def _user_line(error: BaseException) -> str:
@@ -207,7 +226,17 @@ def _check_parser(sub: Any) -> None:
     chk.add_argument(
         "--traceback", action="store_true", help="when your function raises, show the traceback"
     )
+    _show_output(chk)
     chk.set_defaults(run=check_command)
+
+
+def _show_output(parser: Any) -> None:
+    parser.add_argument(
+        "--show-output",
+        action="store_true",
+        help="let what your function prints through (by default it is counted, and its first "
+        "lines shown in a note)",
+    )
 
 
 def _course_parser(sub: Any) -> None:
@@ -247,6 +276,7 @@ def _course_parser(sub: Any) -> None:
     course.add_argument(
         "--traceback", action="store_true", help="when your function raises, show the traceback"
     )
+    _show_output(course)
     course.set_defaults(run=course_command)
 
 
