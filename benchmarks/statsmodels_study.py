@@ -14,7 +14,8 @@ nothing to stand on) and at points moved from it by N(0, 0.3²) — ``gradcheck.
   PASS although the planted error exceeds the report's tolerance for that entry by 10× (a full
   check judges every entry: there is no resolution to hide behind).
 
-Run:  python benchmarks/statsmodels_study.py [--datasets 5] [--out benchmarks/results/statsmodels]
+Run:  python benchmarks/statsmodels_study.py [--datasets 5] [--mode auto|directional]
+      [--out benchmarks/results/statsmodels]
 Needs: pip install -e ".[bench]"  (statsmodels, numdifftools)
 """
 
@@ -123,7 +124,7 @@ def _planted(loglike, score, shape, p, j, wrong, q):
     return _as_given(loglike, shape, q), g
 
 
-def one_model(name, loglike, score, points, rng, records):
+def one_model(name, loglike, score, points, rng, records, mode="auto"):
     for k, p in enumerate(points):
         shape = np.shape(score(p))
         g, x = _flat(score, p), p.reshape(-1)
@@ -131,7 +132,7 @@ def one_model(name, loglike, score, points, rng, records):
             continue
         value = partial(_as_given, loglike, shape)
         t0 = time.perf_counter()
-        r = gradcheck.check(lambda q, value=value: (value(q), _flat(score, q)), x)
+        r = gradcheck.check(lambda q, value=value: (value(q), _flat(score, q)), x, mode=mode)
         row = {"model": name, "point": k, "plant": "none", "ok": bool(r.ok),
                "calls": int(r.evaluations), "seconds": time.perf_counter() - t0,
                "kinds": [d.kind for d in r.diagnoses]}  # fmt: skip
@@ -142,7 +143,9 @@ def one_model(name, loglike, score, points, rng, records):
             continue  # plants where the right score passes, away from the MLE (score ≈ 0)
         for plant, wrong in PLANTS.items():
             j = int(rng.integers(g.size))
-            rp = gradcheck.check(partial(_planted, loglike, score, shape, p, j, wrong), x)
+            rp = gradcheck.check(
+                partial(_planted, loglike, score, shape, p, j, wrong), x, mode=mode
+            )
             tol = float(rp.tolerance[j]) if np.isfinite(rp.tolerance[j]) else np.inf
             records.append({"model": name, "point": k, "plant": plant, "entry": j,
                             "ok": bool(rp.ok), "named": rp.mismatched.tolist(),
@@ -183,6 +186,7 @@ def table(records: list[dict]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--datasets", type=int, default=5)
+    parser.add_argument("--mode", default="auto", help="check's mode= (auto: full here)")
     parser.add_argument("--out", default="benchmarks/results/statsmodels")
     args = parser.parse_args()
     warnings.simplefilter("ignore")
@@ -195,9 +199,9 @@ def main() -> None:
             if mle is None:
                 continue
             points = [mle] + [mle + 0.3 * rng.standard_normal(mle.shape) for _ in range(2)]
-            one_model(name, loglike, score, points, rng, records)
+            one_model(name, loglike, score, points, rng, records, args.mode)
     seconds = time.perf_counter() - t0
-    text = f"{len(records)} checks, {seconds:.0f} s\n\n{table(records)}\n"
+    text = f"{len(records)} checks, mode={args.mode}, {seconds:.0f} s\n\n{table(records)}\n"
     print(text)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
