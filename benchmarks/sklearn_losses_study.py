@@ -19,13 +19,12 @@ Run:  python benchmarks/sklearn_losses_study.py [--seeds 20] [--out benchmarks/r
 from __future__ import annotations
 
 import argparse
-import json
 import time
 import warnings
 from functools import partial
-from pathlib import Path
 
 import numpy as np
+from _study import plant_columns, save
 
 import gradcheck
 
@@ -102,14 +101,11 @@ def table(records: list[dict]) -> str:
         plants = [r for r in records if r["loss"] == name and r["plant"] != "none"]
         passed = [r for r in right if r["ok"]]
         warned = [r for r in passed if "kink" in r["kinds"]]
-        caught = [r for r in plants if not r["ok"] and r["named"] == [r["entry"]]]
-        small = [r for r in plants if r["ok"] and r["error"] <= 10 * r["tolerance"]]
-        missed = [r for r in plants if r["ok"] and r["error"] > 10 * r["tolerance"]]
-        others = [r for r in plants if set(r["named"]) - {r["entry"]}]
+        caught, small, missed, others = plant_columns(plants)
         lines.append(
             f"| {name} | {len(right)} | {len(passed)} | {len(warned)} | "
-            f"{len(right) - len(passed)} | {len(plants)} | {len(caught)} | {len(small)} | "
-            f"{len(missed)} | {len(others)} |"
+            f"{len(right) - len(passed)} | {len(plants)} | {caught} | {small} | "
+            f"{missed} | {others} |"
         )
     return "\n".join(lines)
 
@@ -123,11 +119,7 @@ def main() -> None:
     t0 = time.perf_counter()
     records = study(args.seeds)
     text = f"{len(records)} checks, {time.perf_counter() - t0:.0f} s\n\n{table(records)}\n"
-    print(text)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".json").write_text(json.dumps(records, indent=0))
-    out.with_suffix(".md").write_text(text)
+    save(records, text, args.out)
 
 
 if __name__ == "__main__":

@@ -22,13 +22,12 @@ Needs: pip install -e ".[bench]"  (statsmodels, numdifftools)
 from __future__ import annotations
 
 import argparse
-import json
 import time
 import warnings
 from functools import partial
-from pathlib import Path
 
 import numpy as np
+from _study import plant_columns, save
 
 import gradcheck
 
@@ -169,15 +168,12 @@ def table(records: list[dict]) -> str:
         plants = [r for r in records if r["model"] == name and r["plant"] != "none"]
         fails = [r for r in right if not r["ok"]]
         false = [r for r in fails if r.get("arbiter_says_right")]
-        caught = [r for r in plants if not r["ok"] and r["named"] == [r["entry"]]]
-        missed = [r for r in plants if r["ok"] and r["error"] > 10 * r["tolerance"]]
-        small = [r for r in plants if r["ok"] and r["error"] <= 10 * r["tolerance"]]
-        others = [r for r in plants if set(r["named"]) - {r["entry"]}]
+        caught, small, missed, others = plant_columns(plants)
         calls = int(np.median([r["calls"] for r in right])) if right else 0
         lines.append(
             f"| {name} | {len(right)} | {len(right) - len(fails)} | {len(fails)} | "
-            f"{len(false)} | {len(plants)} | {len(caught)} | {len(small)} | {len(missed)} | "
-            f"{len(others)} | "
+            f"{len(false)} | {len(plants)} | {caught} | {small} | {missed} | "
+            f"{others} | "
             f"{calls} |"
         )
     return "\n".join(lines)
@@ -202,11 +198,7 @@ def main() -> None:
             one_model(name, loglike, score, points, rng, records, args.mode)
     seconds = time.perf_counter() - t0
     text = f"{len(records)} checks, mode={args.mode}, {seconds:.0f} s\n\n{table(records)}\n"
-    print(text)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".json").write_text(json.dumps(records, indent=0))
-    out.with_suffix(".md").write_text(text)
+    save(records, text, args.out)
 
 
 if __name__ == "__main__":

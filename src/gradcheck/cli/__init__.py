@@ -199,7 +199,7 @@ def _check_parser(sub: Any) -> None:
     chk.add_argument("--rtol", type=float, help="relative slack (default 1e-6; 1e-3 in float32)")
     chk.add_argument("--atol", type=float, help="absolute slack (default 100·eps·max|gradient|)")
     chk.add_argument(
-        "--budget", type=int, help="evaluations directional mode may spend localising (2000)"
+        "--budget", type=int, help="calls of f directional mode may make, all counted (2000)"
     )
     chk.add_argument(
         "--nondet-tol",
@@ -220,6 +220,12 @@ def _check_parser(sub: Any) -> None:
         metavar="SECONDS",
         help="longest a call of f may take; a call past it ends the check (exit 3), naming it",
     )
+    _outputs(chk)
+    chk.set_defaults(run=check_command)
+
+
+def _outputs(chk: Any) -> None:
+    """What the check command writes besides its report: JSON, HTML, figures, tracebacks."""
     chk.add_argument("--json", action="store_true", help="print the report as JSON")
     chk.add_argument("--html", metavar="FILE", help="write a self-contained HTML report")
     chk.add_argument("--png", metavar="DIR", help="write heatmap.png, scatter.png, steps.png")
@@ -227,7 +233,6 @@ def _check_parser(sub: Any) -> None:
         "--traceback", action="store_true", help="when your function raises, show the traceback"
     )
     _show_output(chk)
-    chk.set_defaults(run=check_command)
 
 
 def _show_output(parser: Any) -> None:
