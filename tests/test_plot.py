@@ -49,6 +49,16 @@ def test_heatmap_outlines_exactly_the_mismatched_entries(question_report):
     np.testing.assert_allclose(image, np.log10(np.maximum(rel, 1e-16)))
 
 
+def test_the_heatmap_title_says_why_when_no_entry_is_wrong(question_report):
+    assert question_report.plot("heatmap")._suptitle.get_text() == (
+        "gradcheck FAIL: 3 wrong (outlined in red)"
+    )
+    fg = lambda w: (float(w @ w), 2 * w)
+    drifted = gradcheck.check(fg, np.arange(1.0, 5.0), cost=lambda w: float(w @ w) + 1.0)
+    title = drifted.plot("heatmap")._suptitle.get_text()
+    assert title == "gradcheck FAIL: inconsistent; every entry checked agrees"
+
+
 def test_scatter_shows_the_ratio_so_a_factor_stands_out(question_report):
     ax = question_report.plot("scatter").axes[0]
     agree, wrong = ax.collections[0].get_offsets(), ax.collections[1].get_offsets()
