@@ -55,7 +55,7 @@ def test_the_heatmap_title_says_why_when_no_entry_is_wrong(question_report):
     )
     fg = lambda w: (float(w @ w), 2 * w)
     drifted = gradcheck.check(fg, np.arange(1.0, 5.0), cost=lambda w: float(w @ w) + 1.0)
-    title = drifted.plot("heatmap")._suptitle.get_text()
+    title = drifted.plot("heatmap")._suptitle.get_text().replace("\n", " ")  # wrapped
     assert title == "gradcheck FAIL: inconsistent; every entry checked agrees"
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import io
+import textwrap
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -108,7 +109,9 @@ def heatmap(report: Report) -> Figure:
         else:
             ax.set_yticks([])
         fig.colorbar(im, ax=ax, label="log10 relative error")
-    fig.suptitle(_verdict_title(report))
+    # wrapped to the figure's width (5 inches a block, at most 3 across)
+    width = 45 * min(len(blocks), 3)
+    fig.suptitle(textwrap.fill(_verdict_title(report), width=width))
     return fig
 
 
