@@ -24,3 +24,21 @@ def save(records: list[dict], text: str, out: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.with_suffix(".json").write_text(json.dumps(records, indent=0))
     path.with_suffix(".md").write_text(text)
+
+
+def run(doc: str, study, table, option: str, default: int, out: str) -> None:
+    """A study's command line: ``--<option> N`` (how many seeds or points) and ``--out``; runs
+    ``study(N)``, then prints and saves ``table(records)`` with the count and the time."""
+    import argparse
+    import time
+    import warnings
+
+    parser = argparse.ArgumentParser(description=doc.split("\n")[0])
+    parser.add_argument(f"--{option}", type=int, default=default)
+    parser.add_argument("--out", default=out)
+    args = parser.parse_args()
+    warnings.simplefilter("ignore")
+    t0 = time.perf_counter()
+    records = study(getattr(args, option))
+    text = f"{len(records)} checks, {time.perf_counter() - t0:.0f} s\n\n{table(records)}\n"
+    save(records, text, args.out)

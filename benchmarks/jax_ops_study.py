@@ -17,12 +17,10 @@ Run:  python benchmarks/jax_ops_study.py [--points 20] [--out benchmarks/results
 
 from __future__ import annotations
 
-import argparse
 import time
-import warnings
 
 import numpy as np
-from _study import save  # the script's folder is on sys.path
+from _study import run  # the script's folder is on sys.path
 
 N = 12  # entries of x
 
@@ -160,15 +158,7 @@ def table(records: list[dict]) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--points", type=int, default=20)
-    parser.add_argument("--out", default="benchmarks/results/jax_ops")
-    args = parser.parse_args()
-    warnings.simplefilter("ignore")
-    t0 = time.perf_counter()
-    records = study(args.points)
-    text = f"{len(records)} checks, {time.perf_counter() - t0:.0f} s\n\n{table(records)}\n"
-    save(records, text, args.out)
+    run(__doc__, study, table, "points", 20, "benchmarks/results/jax_ops")
 
 
 if __name__ == "__main__":

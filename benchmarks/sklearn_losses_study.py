@@ -18,13 +18,10 @@ Run:  python benchmarks/sklearn_losses_study.py [--seeds 20] [--out benchmarks/r
 
 from __future__ import annotations
 
-import argparse
-import time
-import warnings
 from functools import partial
 
 import numpy as np
-from _study import plant_columns, save
+from _study import plant_columns, run  # the script's folder is on sys.path
 
 import gradcheck
 
@@ -111,15 +108,7 @@ def table(records: list[dict]) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--seeds", type=int, default=20)
-    parser.add_argument("--out", default="benchmarks/results/sklearn_losses")
-    args = parser.parse_args()
-    warnings.simplefilter("ignore")
-    t0 = time.perf_counter()
-    records = study(args.seeds)
-    text = f"{len(records)} checks, {time.perf_counter() - t0:.0f} s\n\n{table(records)}\n"
-    save(records, text, args.out)
+    run(__doc__, study, table, "seeds", 20, "benchmarks/results/sklearn_losses")
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ import warnings
 from functools import partial
 
 import numpy as np
-from _study import plant_columns, save
+from _study import plant_columns, save  # the script's folder is on sys.path
 
 import gradcheck
 
