@@ -609,6 +609,11 @@ def test_two_paths_of_one_function_must_agree():
     assert any("cost= agreed" in n for n in same.notes)
     with pytest.raises(TypeError, match="cost"):
         gradcheck.check(fg, w, cost=3)
+    rows = lambda P: np.sum(P**2, axis=1) if P.ndim == 2 else 1 / 0  # (k, n) only
+    vectorized = gradcheck.check(
+        rows, w, grad=lambda v: 2 * v, vectorized=True, cost=lambda v: float(v @ v)
+    )
+    assert vectorized.ok
 
 
 def test_two_paths_with_parameters_as_a_dict():

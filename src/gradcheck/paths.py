@@ -47,7 +47,7 @@ def compare_paths(cost: Callable[..., Any], seed: int, found: Findings) -> tuple
     an ``inconsistent`` diagnosis where they differ, else a note saying where they agreed."""
     problem = found.problem
     ledger = found.evaluator.ledger
-    both = Evaluator(problem.f, problem.args, problem.kwargs, ledger=ledger)
+    both = found.evaluator  # f as the check called it (one point of a vectorized f included)
     alone = Evaluator(cost, problem.args, problem.kwargs, ledger=ledger)
     rng = np.random.default_rng([seed, 17])
     scale = NEAR * np.maximum(1.0, np.abs(problem.x))
