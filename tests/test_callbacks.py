@@ -71,6 +71,20 @@ def test_a_dropout_cost_under_rng_restore():
     assert wrong.mismatched.tolist() == [1]  # the mask the check used is the one f drew
 
 
+def test_a_cost_only_path_draws_the_same_mask_under_rng_restore():
+    """cost= beside a dropout cost: under rng='restore' both paths draw the same mask, so the
+    same function is not called inconsistent; a path that drops a term still is."""
+    np.random.seed(1)  # noqa: NPY002
+    x = np.linspace(-1, 1, 4)
+    same = gradcheck.check(dropout_cost, x, rng="restore", cost=lambda v: dropout_cost(v)[0])
+    assert same.ok, str(same)
+    assert any("cost= agreed" in n for n in same.notes)
+    drifted = gradcheck.check(
+        dropout_cost, x, rng="restore", cost=lambda v: dropout_cost(v)[0] + float(v @ v)
+    )
+    assert [d.kind for d in drifted.diagnoses if d.severity == "fail"] == ["inconsistent"]
+
+
 def test_reseed_resets_fs_own_generator():
     gen = {"g": np.random.default_rng(5)}
 

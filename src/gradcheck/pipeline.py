@@ -355,7 +355,7 @@ def check(
     True
     """
     if rng is not None or reseed is not None:  # randomness fixed: the same draws every call
-        f, grad, fixed_note = _fixed_randomness(f, grad, rng, reseed)
+        f, grad, cost, fixed_note = _fixed_randomness(f, grad, rng, reseed, cost)
     extension = Extension(notes=(fixed_note,)) if rng is not None or reseed is not None else None
     if isinstance(x, Mapping):  # parameters as a dict: named blocks, gradients matched by key
         given = DictProblem(f, x, grad, order)
@@ -501,8 +501,10 @@ def _fixed_randomness(
     grad: Callable[..., Any] | None,
     rng: str | None,
     reseed: Callable[[], Any] | None,
-) -> tuple[Callable[..., Any], Callable[..., Any] | None, str]:
-    """f (and grad) with the random states restored before every call (gradcheck.callbacks)."""
+    cost: Any = None,
+) -> tuple[Callable[..., Any], Callable[..., Any] | None, Any, str]:
+    """f (and grad, and the cost-only path) with the random states restored before every call
+    (gradcheck.callbacks)."""
     if rng not in (None, "restore"):
         raise ValueError(f"rng must be None or 'restore', got {rng!r}.")
     if reseed is not None and not callable(reseed):
@@ -514,7 +516,8 @@ def _fixed_randomness(
         f"restored before every call ({how}), so every call drew the same numbers."
     )
     same = RestoredRng(grad, snapshot) if grad is not None else None
-    return RestoredRng(f, snapshot), same, note
+    second = RestoredRng(cost, snapshot) if callable(cost) else cost
+    return RestoredRng(f, snapshot), same, second, note
 
 
 def run(
