@@ -406,20 +406,18 @@ def _kinks_at_zero(
     at_zero = checked[x[checked] == 0]  # first, and cheaply: nearly always none
     if not at_zero.size:
         return at_zero, Seen()
-    zero = np.isin(checked, at_zero) & np.isin(checked, est.idx)
-    pos = np.searchsorted(est.idx, checked)
+    pos = np.searchsorted(est.idx, at_zero)  # checked ⊆ est.idx
     h = est.step[pos]
     up, down = (est.f_plus[pos] - f0) / h, (f0 - est.f_minus[pos]) / h
     gap = np.abs(up - down)
-    wide = zero & (gap > 0.5 * np.maximum(np.abs(up), np.abs(down)))
-    wide &= gap > SAFETY * 2 * eps_f / h
-    idx = checked[wide][:KINK_PROBES]
+    wide = (gap > 0.5 * np.maximum(np.abs(up), np.abs(down))) & (gap > SAFETY * 2 * eps_f / h)
+    idx, h, gap = at_zero[wide][:KINK_PROBES], h[wide][:KINK_PROBES], gap[wide][:KINK_PROBES]
     if not idx.size:
         return idx, Seen()
-    half = estimate(ev, x, f0, idx, est.step[np.searchsorted(est.idx, idx)] / 2, scheme, describe)
+    half = estimate(ev, x, f0, idx, h / 2, scheme, describe)
     h2 = half.step
     gap2 = np.abs((half.f_plus - f0) / h2 - (f0 - half.f_minus) / h2)
-    return idx[gap2 > 0.75 * gap[wide][: idx.size]], half.seen
+    return idx[gap2 > 0.75 * gap], half.seen
 
 
 def _flat(

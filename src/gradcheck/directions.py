@@ -116,12 +116,6 @@ def signed(seed: int, start: int, size: int) -> Iterator[tuple[int, np.ndarray]]
         at += DRAWN
 
 
-def random_direction(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """A random direction over all of x (kept for callers that want one as an array)."""
-    root = Root(slice(0, x.size), x.size, int(rng.integers(2**63)))
-    return root.values(x, slice(0, x.size))
-
-
 def size_of(positions: Positions) -> int:
     if isinstance(positions, slice):
         return positions.stop - (positions.start or 0)

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .evaluate import Evaluator, as_scalar, split_output
+from .evaluate import Evaluator, as_scalar
 from .precision import differs
 from .report import Diagnosis
 
@@ -57,8 +57,8 @@ def compare_paths(cost: Callable[..., Any], seed: int, found: Findings) -> tuple
     rows = []
     for k, p in enumerate(points):
         where = "at x" if k == 0 else f"at a point near x ({k} of {PATH_POINTS - 1})"
-        with_grad = as_scalar(split_output(both.at(p, where).cost)[0])
-        cost_only = as_scalar(split_output(alone.at(p, where).cost)[0])
+        with_grad = as_scalar(both.at(p, where).cost)  # ``at`` splits (cost, gradient)
+        cost_only = as_scalar(alone.at(p, where).cost)
         rows.append((where, with_grad, cost_only, float(p @ p)))
     apart = [r for r in rows if differs(r[1], r[2])]
     if not apart:

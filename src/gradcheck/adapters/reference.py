@@ -42,7 +42,6 @@ from .torch import to_numpy
 
 K_STICK = 2.0
 C_ULPS = 4.0
-LOW = ("float16", "bfloat16", "float32")
 
 
 def _torch() -> Any:
